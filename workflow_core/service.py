@@ -1,0 +1,677 @@
+"""The application service: load an instance's events, fold, decide, append — one transaction.
+
+Each command runs as: resolve the caller in the directory; begin; claim the idempotency key;
+load and fold the stream; decide; update the projections; append the events with the expected
+version (the unique `(stream_id, stream_version)` refuses a racing writer); record the answer
+under the idempotency key; commit. Any error rolls the whole transaction back, so nothing is
+written on failure, and a retried request returns its first answer without writing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from workflow_core.catalog.loader import Catalog
+from workflow_core.catalog.model import Audience, Node, ProcessDefinition
+from workflow_core.directory.port import Assignment, Directory, Placement, Role
+from workflow_core.domain.commands import (
+    Approve,
+    Comment,
+    InstanceCommand,
+    OpenCampaign,
+    Reassign,
+    Reject,
+    Remind,
+    RemindStudents,
+    Resubmit,
+    ReturnToApplicant,
+    Submit,
+    ViewTask,
+    Withdraw,
+)
+from workflow_core.domain.decide import (
+    Actor,
+    CampaignContext,
+    DecisionContext,
+    decide,
+    decide_campaign,
+)
+from workflow_core.domain.evolve import evolve, evolve_campaign, fold, fold_campaign
+from workflow_core.domain.state import InstanceStatus
+from workflow_core.errors import (
+    BusinessRuleError,
+    FormValidationError,
+    IdempotencyKeyReusedError,
+    NotAuthorizedError,
+    NotFoundError,
+    UnknownUserError,
+)
+from workflow_core.store import event_store
+from workflow_core.store.projections import (
+    campaign_row,
+    instance_row,
+    project_campaign,
+    project_instance,
+    task_row,
+)
+from workflow_core.store.schema import campaigns, idempotency_keys, inbox, instances, tasks
+from workflow_core.views import campaign_view, event_view, instance_view, task_view
+
+TaskAction = Literal["view", "approve", "reject", "return", "reassign", "remind", "comment"]
+InstanceAction = Literal["withdraw", "resubmit", "comment"]
+TASK_ACTIONS: tuple[str, ...] = ("view", "approve", "reject", "return", "reassign", "remind")
+INSTANCE_ACTIONS: tuple[str, ...] = ("withdraw", "resubmit")
+MAX_IDEMPOTENCY_KEY = 128
+CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+# Roles that may read any instance (to follow up, audit or support); others see their own.
+READ_ALL_ROLES = frozenset({Role.LEADERSHIP, Role.STUDENT_AFFAIRS, Role.DATA_STAFF})
+# Which roles look after which students for campaign reminders, by scope type.
+_SCOPE_OF_PLACEMENT: dict[Role, Callable[[Placement], str | None]] = {
+    Role.CLASS_MONITOR: lambda p: p.class_id,
+    Role.COUNSELLOR: lambda p: p.class_id,
+    Role.COLLEGE_OFFICE: lambda p: p.college_id,
+    Role.RESIDENTIAL_COLLEGE_OFFICE: lambda p: p.residential_college_id,
+}
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A command's answer: the JSON body, and whether it was replayed from the idempotency log."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class WorkflowService:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        directory: Directory,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.directory = directory
+        self.clock = clock
+
+    # --- who is asking -----------------------------------------------------------------------
+
+    def actor(self, user_id: str, at: datetime | None = None) -> Actor:
+        """The caller as the directory knows them; UnknownUserError for strangers."""
+        at = at or self.clock()
+        person = self.directory.person(user_id, at)
+        if person is None:
+            raise UnknownUserError(f"unknown user {user_id!r}")
+        roles = frozenset(grant.role for grant in self.directory.roles(user_id, at))
+        return Actor(person_id=person.person_id, kind=person.kind, roles=roles)
+
+    # --- commands on instances ---------------------------------------------------------------
+
+    def submit(
+        self,
+        user_id: str,
+        process_key: str,
+        form: object,
+        campaign_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        instance_id: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CommandResult:
+        """Submit a new request (提交). `instance_id`/`occurred_at` are for trusted importers."""
+        definition = self.catalog.get(process_key)
+        if not isinstance(form, dict):
+            raise FormValidationError("the form must be a JSON object", {"form": "not an object"})
+        new_id = instance_id or uuid.uuid4().hex
+        fingerprint = _fingerprint("submit", process_key, form, campaign_id)
+
+        def command(conn: Connection) -> InstanceCommand:
+            supersedes = self._previous_registration(conn, campaign_id, user_id)
+            return Submit(new_id, process_key, form, campaign_id, supersedes)
+
+        return self._run(
+            user_id, new_id, command, definition, idempotency_key, fingerprint, occurred_at
+        )
+
+    def act_on_task(
+        self,
+        user_id: str,
+        task_id: str,
+        action: str,
+        body: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CommandResult:
+        """view / approve / reject / return / reassign / remind one task."""
+        command = _task_command(task_id, action, body)
+        instance_id = self._instance_of_task(task_id)
+        fingerprint = _fingerprint(action, task_id, dict(body))
+        return self._run(
+            user_id,
+            instance_id,
+            lambda _conn: command,
+            None,
+            idempotency_key,
+            fingerprint,
+            occurred_at,
+        )
+
+    def act_on_instance(
+        self,
+        user_id: str,
+        instance_id: str,
+        action: str,
+        body: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CommandResult:
+        """withdraw / resubmit / comment on an instance."""
+        command = _instance_command(action, body)
+        fingerprint = _fingerprint(action, instance_id, dict(body))
+        return self._run(
+            user_id,
+            instance_id,
+            lambda _conn: command,
+            None,
+            idempotency_key,
+            fingerprint,
+            occurred_at,
+        )
+
+    def _run(
+        self,
+        user_id: str,
+        instance_id: str,
+        make_command: Callable[[Connection], InstanceCommand],
+        definition: ProcessDefinition | None,
+        idempotency_key: str | None,
+        fingerprint: str,
+        occurred_at: datetime | None,
+    ) -> CommandResult:
+        _check_idempotency_key(idempotency_key)
+        now = occurred_at or self.clock()
+        actor = self.actor(user_id, now)
+        with self.engine.begin() as conn:
+            if idempotency_key is not None:
+                replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
+                if replay is not None:
+                    return CommandResult(replay, replayed=True)
+            command = make_command(conn)
+            state = fold(
+                instance_id, (s.event for s in event_store.load_stream(conn, instance_id))
+            )
+            if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
+                raise NotFoundError(f"instance {instance_id} does not exist")
+            if definition is None:
+                definition = self._definition_of(state.process_key, state.process_version)
+            campaign = None
+            if isinstance(command, Submit) and command.campaign_id is not None:
+                campaign = fold_campaign(
+                    command.campaign_id,
+                    (s.event for s in event_store.load_stream(conn, command.campaign_id)),
+                )
+            applicant_id = user_id if isinstance(command, Submit) else state.applicant_id
+            ctx = DecisionContext(
+                actor=actor,
+                now=now,
+                definition=definition,
+                assign=self._assigner(applicant_id, now),
+                person_exists=lambda pid: self.directory.person(pid, now) is not None,
+                campaign=campaign,
+            )
+            new_events = decide(state, command, ctx)
+            after = state
+            for event in new_events:
+                after = evolve(after, event)
+            if new_events:
+                project_instance(conn, state, after)
+            stored = event_store.append(
+                conn,
+                stream_id=instance_id,
+                stream_type="instance",
+                expected_version=state.version,
+                new_events=new_events,
+                process_key=definition.key,
+                process_version=definition.version,
+                recorded_at=self.clock(),
+            )
+            body = {
+                "instance": instance_view(
+                    instance_row(after),
+                    [task_row(instance_id, t) for t in after.tasks],
+                    definition,
+                ),
+                "events": [event_view(s) for s in stored],
+            }
+            if idempotency_key is not None:
+                self._store_answer(conn, user_id, idempotency_key, body)
+            return CommandResult(body)
+
+    # --- campaigns (假期去向登记) --------------------------------------------------------------
+
+    def open_campaign(
+        self,
+        user_id: str,
+        body: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CommandResult:
+        command = _open_campaign_command(body)
+        definition = None
+        try:
+            definition = self.catalog.get(command.process_key)
+        except NotFoundError:
+            definition = None
+        return self._run_campaign(
+            user_id,
+            command.campaign_id,
+            command,
+            definition,
+            idempotency_key,
+            _fingerprint("open_campaign", dict(body)),
+            occurred_at,
+        )
+
+    def remind_students(
+        self,
+        user_id: str,
+        campaign_id: str,
+        body: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> CommandResult:
+        """Remind students who have not registered yet (催办), within the caller's scope."""
+        ids = body.get("student_ids")
+        if not isinstance(ids, list) or not all(isinstance(s, str) for s in ids):
+            raise FormValidationError(
+                "student_ids must be a list of ids", {"student_ids": "a list of strings"}
+            )
+        message = body.get("message", "")
+        if not isinstance(message, str):
+            raise FormValidationError("message must be text", {"message": "must be a string"})
+        return self._run_campaign(
+            user_id,
+            campaign_id,
+            RemindStudents(tuple(ids), message),
+            None,
+            idempotency_key,
+            _fingerprint("remind_students", campaign_id, dict(body)),
+            occurred_at,
+        )
+
+    def _run_campaign(
+        self,
+        user_id: str,
+        campaign_id: str,
+        command: OpenCampaign | RemindStudents,
+        definition: ProcessDefinition | None,
+        idempotency_key: str | None,
+        fingerprint: str,
+        occurred_at: datetime | None,
+    ) -> CommandResult:
+        _check_idempotency_key(idempotency_key)
+        now = occurred_at or self.clock()
+        actor = self.actor(user_id, now)
+        with self.engine.begin() as conn:
+            if idempotency_key is not None:
+                replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
+                if replay is not None:
+                    return CommandResult(replay, replayed=True)
+            loaded = event_store.load_stream(conn, campaign_id)
+            if loaded and loaded[0].event.TYPE != "campaign_opened":
+                raise BusinessRuleError(f"{campaign_id} is not a campaign")
+            state = fold_campaign(campaign_id, (s.event for s in loaded))
+            ctx = CampaignContext(
+                actor=actor,
+                now=now,
+                definition=definition,
+                is_student=lambda pid: self._is_student(pid, now),
+                in_scope=self._scope_checker(actor, user_id, now),
+            )
+            new_events = decide_campaign(state, command, ctx)
+            for event in new_events:
+                state = evolve_campaign(state, event)
+            project_campaign(conn, state)
+            stored = event_store.append(
+                conn,
+                stream_id=campaign_id,
+                stream_type="campaign",
+                expected_version=state.version - len(new_events),
+                new_events=new_events,
+                process_key=state.process_key,
+                process_version=None,
+                recorded_at=self.clock(),
+            )
+            body = {
+                "campaign": campaign_view(campaign_row(state)),
+                "events": [event_view(s) for s in stored],
+            }
+            if idempotency_key is not None:
+                self._store_answer(conn, user_id, idempotency_key, body)
+            return CommandResult(body)
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def get_instance(self, user_id: str, instance_id: str) -> dict[str, Any]:
+        actor = self.actor(user_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(instances).where(instances.c.instance_id == instance_id)
+            ).mappings().first()
+            if row is None:
+                raise NotFoundError(f"instance {instance_id} does not exist")
+            task_rows = list(
+                conn.execute(select(tasks).where(tasks.c.instance_id == instance_id)).mappings()
+            )
+        self._check_may_read(actor, row["applicant_id"], task_rows, instance_id)
+        return instance_view(row, task_rows, self._definition_or_none(row["process_key"]))
+
+    def get_events(self, user_id: str, instance_id: str) -> list[dict[str, Any]]:
+        actor = self.actor(user_id)
+        with self.engine.connect() as conn:
+            stored = event_store.load_stream(conn, instance_id)
+            task_rows = list(
+                conn.execute(select(tasks).where(tasks.c.instance_id == instance_id)).mappings()
+            )
+        if not stored or stored[0].event.TYPE != "submitted":
+            raise NotFoundError(f"instance {instance_id} does not exist")
+        state = fold(instance_id, (s.event for s in stored))
+        self._check_may_read(actor, state.applicant_id, task_rows, instance_id)
+        return [event_view(s) for s in stored]
+
+    def get_inbox(self, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The caller's open tasks (待办), oldest first."""
+        self.actor(user_id)
+        with self.engine.connect() as conn:
+            rows = list(
+                conn.execute(
+                    select(tasks, instances.c.process_key, instances.c.applicant_id)
+                    .join(inbox, inbox.c.task_id == tasks.c.task_id)
+                    .join(instances, instances.c.instance_id == tasks.c.instance_id)
+                    .where(inbox.c.user_id == user_id)
+                    .order_by(inbox.c.created_at, inbox.c.task_id)
+                    .limit(limit)
+                ).mappings()
+            )
+        out = []
+        for row in rows:
+            view = task_view(row, self._definition_or_none(row["process_key"]))
+            view["process_key"] = row["process_key"]
+            view["applicant_id"] = row["applicant_id"]
+            out.append(view)
+        return out
+
+    def list_campaigns(self, user_id: str) -> list[dict[str, Any]]:
+        self.actor(user_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(campaigns).order_by(campaigns.c.opens_at)).mappings()
+            return [campaign_view(r) for r in rows]
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _definition_of(self, process_key: str, version: int) -> ProcessDefinition:
+        definition = self.catalog.get(process_key)
+        if definition.version != version:
+            raise BusinessRuleError(
+                f"this instance runs on version {version} of {process_key}, but the catalog "
+                f"holds version {definition.version}"
+            )
+        return definition
+
+    def _definition_or_none(self, process_key: str) -> ProcessDefinition | None:
+        try:
+            return self.catalog.get(process_key)
+        except NotFoundError:
+            return None
+
+    def _assigner(self, applicant_id: str, at: datetime) -> Callable[[Node], Assignment]:
+        placement = self.directory.placement(applicant_id, at)
+        if placement is None:
+            person = self.directory.person(applicant_id, at)
+            kind = person.kind if person else Audience.VISITOR
+            placement = Placement(person_id=applicant_id, kind=kind)
+        resolved = placement
+
+        def assign(node: Node) -> Assignment:
+            return self.directory.resolve(node.assignee, resolved, at)
+
+        return assign
+
+    def _is_student(self, person_id: str, at: datetime) -> bool:
+        person = self.directory.person(person_id, at)
+        return person is not None and person.kind in (Audience.UNDERGRADUATE, Audience.GRADUATE)
+
+    def _scope_checker(self, actor: Actor, user_id: str, at: datetime) -> Callable[[str], bool]:
+        grants = self.directory.roles(user_id, at)
+        if any(g.role in (Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL) for g in grants):
+            return lambda _student: True
+        scoped = {
+            (g.role, g.scope_id) for g in grants if g.role in _SCOPE_OF_PLACEMENT
+        }
+
+        def in_scope(student_id: str) -> bool:
+            placement = self.directory.placement(student_id, at)
+            if placement is None:
+                return False
+            return any(
+                _SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in scoped
+            )
+
+        return in_scope
+
+    def _check_may_read(
+        self,
+        actor: Actor,
+        applicant_id: str,
+        task_rows: list[Any],
+        instance_id: str,
+    ) -> None:
+        if actor.person_id == applicant_id or actor.roles & READ_ALL_ROLES:
+            return
+        if any(actor.person_id in t["assignees"] for t in task_rows):
+            return
+        raise NotAuthorizedError(f"{actor.person_id} may not read {instance_id}")
+
+    def _instance_of_task(self, task_id: str) -> str:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(tasks.c.instance_id).where(tasks.c.task_id == task_id)
+            ).scalar()
+        if found is None:
+            raise NotFoundError(f"task {task_id} does not exist")
+        return str(found)
+
+    def _previous_registration(
+        self, conn: Connection, campaign_id: str | None, applicant_id: str
+    ) -> str | None:
+        """The applicant's latest registration in the campaign, which a new one supersedes."""
+        if campaign_id is None:
+            return None
+        found = conn.execute(
+            select(instances.c.instance_id)
+            .where(
+                and_(
+                    instances.c.campaign_id == campaign_id,
+                    instances.c.applicant_id == applicant_id,
+                    instances.c.status != InstanceStatus.WITHDRAWN.value,
+                )
+            )
+            .order_by(instances.c.submitted_at.desc(), instances.c.instance_id.desc())
+            .limit(1)
+        ).scalar()
+        return str(found) if found is not None else None
+
+    def _claim_key(
+        self, conn: Connection, user_id: str, key: str, fingerprint: str, now: datetime
+    ) -> dict[str, Any] | None:
+        """The stored answer for a retried key, or None after claiming the key for this run.
+
+        The claim is an insert, so a concurrent twin on PostgreSQL waits on it and then sees
+        the first answer, instead of running the command twice.
+        """
+        existing = self._stored_answer(conn, user_id, key, fingerprint)
+        if existing is not None:
+            return existing
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    idempotency_keys.insert().values(
+                        actor_id=user_id,
+                        idempotency_key=key,
+                        request_hash=fingerprint,
+                        response={},
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            existing = self._stored_answer(conn, user_id, key, fingerprint)
+            if existing is None:  # pragma: no cover - the twin rolled back meanwhile
+                raise
+            return existing
+        return None
+
+    def _stored_answer(
+        self, conn: Connection, user_id: str, key: str, fingerprint: str
+    ) -> dict[str, Any] | None:
+        row = conn.execute(
+            select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+                and_(
+                    idempotency_keys.c.actor_id == user_id,
+                    idempotency_keys.c.idempotency_key == key,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.request_hash != fingerprint:
+            raise IdempotencyKeyReusedError(
+                f"Idempotency-Key {key!r} was already used for a different request"
+            )
+        return dict(row.response)
+
+    def _store_answer(
+        self, conn: Connection, user_id: str, key: str, body: dict[str, Any]
+    ) -> None:
+        conn.execute(
+            update(idempotency_keys)
+            .where(
+                and_(
+                    idempotency_keys.c.actor_id == user_id,
+                    idempotency_keys.c.idempotency_key == key,
+                )
+            )
+            .values(response=body)
+        )
+
+
+# --- request bodies to commands ---------------------------------------------------------------
+
+
+def _text(body: Mapping[str, Any], name: str, *, required: bool = False) -> str:
+    value = body.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise FormValidationError(f"{name} must be text", {name: "must be a string"})
+    if required and not value.strip():
+        raise FormValidationError(f"{name} is required", {name: "required"})
+    return value
+
+
+def _task_command(task_id: str, action: str, body: Mapping[str, Any]) -> InstanceCommand:
+    if action == "view":
+        return ViewTask(task_id)
+    if action == "approve":
+        return Approve(task_id, _text(body, "comment"))
+    if action == "reject":
+        return Reject(task_id, _text(body, "reason", required=True))
+    if action == "return":
+        return ReturnToApplicant(task_id, _text(body, "reason", required=True))
+    if action == "reassign":
+        delegate = body.get("delegate", False)
+        if not isinstance(delegate, bool):
+            raise FormValidationError("delegate must be true or false", {"delegate": "boolean"})
+        return Reassign(task_id, _text(body, "to", required=True), delegate, _text(body, "reason"))
+    if action == "remind":
+        return Remind(task_id, _text(body, "message"))
+    if action == "comment":
+        return Comment(_text(body, "text", required=True), task_id)
+    raise NotFoundError(f"no task action {action!r}")
+
+
+def _instance_command(action: str, body: Mapping[str, Any]) -> InstanceCommand:
+    if action == "withdraw":
+        return Withdraw(_text(body, "reason"))
+    if action == "resubmit":
+        form = body.get("form")
+        if not isinstance(form, dict):
+            raise FormValidationError("form must be a JSON object", {"form": "not an object"})
+        return Resubmit(form)
+    if action == "comment":
+        return Comment(_text(body, "text", required=True))
+    raise NotFoundError(f"no instance action {action!r}")
+
+
+def _open_campaign_command(body: Mapping[str, Any]) -> OpenCampaign:
+    fields: dict[str, str] = {}
+    campaign_id = body.get("campaign_id")
+    if not isinstance(campaign_id, str) or not CAMPAIGN_ID.match(campaign_id):
+        fields["campaign_id"] = "3–64 lower-case letters, digits and dashes"
+    times: dict[str, datetime] = {}
+    for name in ("opens_at", "deadline"):
+        value = body.get(name)
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            fields[name] = "an ISO 8601 time with a UTC offset"
+        else:
+            times[name] = parsed.astimezone(UTC)
+    audience = body.get("audience", ["undergraduate", "graduate"])
+    if not isinstance(audience, list) or not all(isinstance(a, str) for a in audience):
+        fields["audience"] = "a list of undergraduate, graduate"
+    for name in ("process_key", "title", "holiday"):
+        if not isinstance(body.get(name), str):
+            fields[name] = "required text"
+    if fields:
+        raise FormValidationError("the campaign is not valid", fields)
+    return OpenCampaign(
+        campaign_id=str(campaign_id),
+        process_key=str(body["process_key"]),
+        title=str(body["title"]),
+        holiday=str(body["holiday"]),
+        opens_at=times["opens_at"],
+        deadline=times["deadline"],
+        audience=tuple(audience),
+    )
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is None:
+        return
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise FormValidationError(
+            "bad Idempotency-Key",
+            {"Idempotency-Key": f"1–{MAX_IDEMPOTENCY_KEY} printable characters"},
+        )
+
+
+def _fingerprint(*parts: object) -> str:
+    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

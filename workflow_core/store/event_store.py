@@ -1,0 +1,130 @@
+"""The append-only event store: load a stream, append with an expected version, read the feed.
+
+The feed (`read_since`) hands out events by `event_id`. That cursor is only safe if ids become
+visible in the order they were given: SQLite has one writer at a time, so they do; on PostgreSQL
+two transactions could commit out of order, so every append takes one transaction-scoped
+advisory lock just before it inserts, which makes id order and commit order the same (the lock
+is released at commit). Appends do their projection work before taking it, so it is held only
+for the insert and the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from workflow_core.domain.events import Event, StoredEvent
+from workflow_core.errors import ConflictError
+from workflow_core.store.schema import events
+from workflow_core.store.serialization import from_row, to_row
+
+APPEND_LOCK_KEY = 0x70_6E_67_62  # arbitrary, constant: the advisory lock that orders appends
+
+
+def load_stream(conn: Connection, stream_id: str) -> list[StoredEvent]:
+    rows = conn.execute(
+        select(events).where(events.c.stream_id == stream_id).order_by(events.c.stream_version)
+    ).mappings()
+    return [from_row(row) for row in rows]
+
+
+def append(
+    conn: Connection,
+    *,
+    stream_id: str,
+    stream_type: str,
+    expected_version: int,
+    new_events: Sequence[Event],
+    process_key: str | None,
+    process_version: int | None,
+    recorded_at: datetime,
+) -> list[StoredEvent]:
+    """Append `new_events` after `expected_version`; ConflictError if someone was faster."""
+    if not new_events:
+        return []
+    rows = [
+        to_row(
+            event,
+            stream_id=stream_id,
+            stream_version=expected_version + offset + 1,
+            stream_type=stream_type,
+            process_key=process_key,
+            process_version=process_version,
+            recorded_at=recorded_at,
+        )
+        for offset, event in enumerate(new_events)
+    ]
+    ids = append_rows(conn, rows)
+    return [
+        StoredEvent(
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_version=row["stream_version"],
+            recorded_at=recorded_at,
+            process_key=row["process_key"],
+            process_version=process_version,
+            event=event,
+        )
+        for event_id, row, event in zip(ids, rows, new_events, strict=True)
+    ]
+
+
+def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert prepared event rows under the ordering lock; returns their ids in order."""
+    lock_appends(conn)
+    try:
+        result = conn.execute(
+            insert(events).returning(events.c.event_id, sort_by_parameter_order=True), list(rows)
+        )
+    except IntegrityError as exc:
+        if _is_version_clash(exc):
+            streams = sorted({row["stream_id"] for row in rows})
+            raise ConflictError(
+                f"{', '.join(streams[:5])} changed meanwhile; reload and try again"
+            ) from exc
+        raise
+    return [int(r[0]) for r in result]
+
+
+def lock_appends(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+
+
+def _is_version_clash(exc: IntegrityError) -> bool:
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return bool(diag.constraint_name == "uq_events_stream_version")
+    message = str(exc.orig)
+    return "events.stream_id, events.stream_version" in message
+
+
+def read_since(conn: Connection, after_event_id: int, limit: int = 10_000) -> list[StoredEvent]:
+    """The next events of the feed after the cursor, in `event_id` order (gap-safe)."""
+    rows = conn.execute(
+        select(events)
+        .where(events.c.event_id > after_event_id)
+        .order_by(events.c.event_id)
+        .limit(limit)
+    ).mappings()
+    return [from_row(row) for row in rows]
+
+
+def high_water_mark(conn: Connection) -> int:
+    """The largest event id written so far (0 for an empty store)."""
+    value = conn.execute(select(func.max(events.c.event_id))).scalar()
+    return int(value or 0)
+
+
+def iter_all(conn: Connection, batch: int = 20_000) -> Iterator[StoredEvent]:
+    cursor = 0
+    while True:
+        chunk = read_since(conn, cursor, batch)
+        if not chunk:
+            return
+        yield from chunk
+        cursor = chunk[-1].event_id

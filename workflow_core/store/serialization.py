@@ -1,0 +1,119 @@
+"""Events to rows and back: envelope columns, a versioned JSON payload, and upcasters.
+
+Stored payloads carry `schema_version`. When an event's shape changes, bump
+`SCHEMA_VERSION`, and add an upcaster from the old version to the next in `UPCASTERS`; old
+rows stay as they were written (the log is append-only) and are upcast on read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from workflow_core.domain.events import (
+    EVENT_TYPES,
+    CampaignOpened,
+    Event,
+    StoredEvent,
+    TaskEvent,
+)
+
+SCHEMA_VERSION = 1
+
+# Fields that live in the envelope columns rather than in the payload.
+_ENVELOPE = {"occurred_at", "actor_id", "actor_role"}
+_TASK_COLUMNS = {"task": "task_id", "node": "node_key", "department": "department_id"}
+_DATETIME_FIELDS = {"opens_at", "deadline"}
+_TUPLE_FIELDS = {"assignees", "audience", "student_ids"}
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+# (event_type, stored schema_version) -> function producing the payload of version + 1.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def to_row(
+    event: Event,
+    *,
+    stream_id: str,
+    stream_version: int,
+    stream_type: str,
+    process_key: str | None,
+    process_version: int | None,
+    recorded_at: datetime,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    for f in dataclasses.fields(event):
+        if f.name in _ENVELOPE or (isinstance(event, TaskEvent) and f.name in _TASK_COLUMNS):
+            continue
+        value = getattr(event, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        payload[f.name] = value
+    if isinstance(event, CampaignOpened):
+        process_key = event.process_key
+    return {
+        "stream_id": stream_id,
+        "stream_version": stream_version,
+        "stream_type": stream_type,
+        "occurred_at": event.occurred_at,
+        "recorded_at": recorded_at,
+        "event_type": event.TYPE,
+        "process_key": process_key,
+        "process_version": process_version,
+        "node_key": event.node_key,
+        "task_id": event.task_id,
+        "actor_id": event.actor_id,
+        "actor_role": event.actor_role,
+        "department_id": event.department_id,
+        "schema_version": SCHEMA_VERSION,
+        "payload": payload,
+    }
+
+
+def from_row(row: Mapping[str, Any]) -> StoredEvent:
+    event_type = row["event_type"]
+    cls = EVENT_TYPES.get(event_type)
+    if cls is None:
+        raise ValueError(f"event {row['event_id']}: unknown event type {event_type!r}")
+    payload = upcast(event_type, int(row["schema_version"]), dict(row["payload"]))
+    kwargs: dict[str, Any] = {
+        "occurred_at": row["occurred_at"],
+        "actor_id": row["actor_id"],
+        "actor_role": row["actor_role"],
+    }
+    if issubclass(cls, TaskEvent):
+        for name, column in _TASK_COLUMNS.items():
+            kwargs[name] = row[column]
+    for name, value in payload.items():
+        if name in _DATETIME_FIELDS and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif name in _TUPLE_FIELDS and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return StoredEvent(
+        event_id=int(row["event_id"]),
+        stream_id=row["stream_id"],
+        stream_version=int(row["stream_version"]),
+        recorded_at=row["recorded_at"],
+        process_key=row["process_key"],
+        process_version=row["process_version"],
+        event=cls(**kwargs),
+    )
+
+
+def upcast(event_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"{event_type} payload has schema version {version}, newer than this code "
+            f"({SCHEMA_VERSION})"
+        )
+    while version < SCHEMA_VERSION:
+        step = UPCASTERS.get((event_type, version))
+        if step is not None:
+            payload = step(payload)
+        version += 1
+    return payload
