@@ -1,0 +1,147 @@
+"""The `tongban` command: initialise the databases, serve the API, maintain projections."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+
+from tongban.settings import Settings
+from workflow_core.errors import WorkflowError
+from workflow_core.store import projections
+from workflow_core.store.db import make_engine
+from workflow_core.store.migrate import upgrade
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console(stderr=True)
+
+
+def one_line_errors(func: F) -> F:
+    """Known failures (bad URL, unreachable database, bad catalog) print one line, exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WorkflowError as exc:
+            click.echo(f"tongban: {exc.message}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def main() -> None:
+    """Tongban (通办): analytics and monitoring for a university's one-stop service hall."""
+
+
+@main.command()
+@click.option(
+    "--size",
+    type=click.Choice(["small", "demo", "large"]),
+    default="small",
+    show_default=True,
+    help="How big a university to generate for the business systems.",
+)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day the generated histories lead up to (default: today).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Regenerate the university and start an empty event store (SQLite files only).",
+)
+@one_line_errors
+def init(size: str, seed: int, as_of: datetime | None, force: bool) -> None:
+    """Create the event store and generate the university's business systems."""
+    from tongban.university.generator import create_business_schema, generate_university
+    from tongban.university.personas import write_personas
+
+    settings = Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if force:
+        _remove_sqlite(settings.db_url)
+        _remove_sqlite(settings.business_db_url)
+    events = make_engine(settings.db_url)
+    upgrade(events)
+    events.dispose()
+    console.print(f"event store ready: {_redact(settings.db_url)}")
+    business = make_engine(settings.business_db_url)
+    day: date = as_of.date() if as_of else datetime.now(UTC).date()
+    if "students" in inspect(business).get_table_names() and not force:
+        console.print(
+            "business systems already generated (use --force to regenerate): "
+            f"{_redact(settings.business_db_url)}"
+        )
+    else:
+        started = time.perf_counter()
+        create_business_schema(business)
+        with console.status(f"generating a {size} university …"):
+            summary = generate_university(business, size, seed=seed, as_of=day)  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - started
+        console.print(f"business systems generated in {elapsed:.1f} s: {summary}")
+    write_personas(business, settings.personas_path, datetime.now(UTC))
+    business.dispose()
+    console.print(f"personas written: {settings.personas_path}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn processes")
+@click.option("--threads", default=16, show_default=True, type=int, help="threads per process")
+@one_line_errors
+def api(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the workflow HTTP API (gunicorn, threaded workers)."""
+    from tongban.server import serve_api
+
+    serve_api(Settings.from_env(), host, port, workers, threads)
+
+
+@main.command("rebuild-projections")
+@one_line_errors
+def rebuild_projections() -> None:
+    """Rebuild instances, tasks, inbox and campaigns from the event log."""
+    settings = Settings.from_env()
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        counts = projections.rebuild(conn)
+    elapsed = time.perf_counter() - started
+    summary = ", ".join(f"{name} {count:,}" for name, count in counts.items())
+    console.print(f"projections rebuilt in {elapsed:.1f} s: {summary}")
+
+
+def _remove_sqlite(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        raise WorkflowError(
+            f"--force removes SQLite files only; drop {_redact(url)} yourself to start over"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(parsed.database + suffix)
+        if path.exists():
+            path.unlink()
+
+
+def _redact(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
