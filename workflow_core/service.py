@@ -210,9 +210,7 @@ class WorkflowService:
                 if replay is not None:
                     return CommandResult(replay, replayed=True)
             command = make_command(conn)
-            state = fold(
-                instance_id, (s.event for s in event_store.load_stream(conn, instance_id))
-            )
+            state = fold(instance_id, (s.event for s in event_store.load_stream(conn, instance_id)))
             if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
                 raise NotFoundError(f"instance {instance_id} does not exist")
             if definition is None:
@@ -370,9 +368,11 @@ class WorkflowService:
     def get_instance(self, user_id: str, instance_id: str) -> dict[str, Any]:
         actor = self.actor(user_id)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(instances).where(instances.c.instance_id == instance_id)
-            ).mappings().first()
+            row = (
+                conn.execute(select(instances).where(instances.c.instance_id == instance_id))
+                .mappings()
+                .first()
+            )
             if row is None:
                 raise NotFoundError(f"instance {instance_id} does not exist")
             task_rows = list(
@@ -460,9 +460,7 @@ class WorkflowService:
         grants = self.directory.roles(user_id, at)
         if any(g.role in (Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL) for g in grants):
             return lambda _student: True
-        scoped = {
-            (g.role, g.scope_id) for g in grants if g.role in _SCOPE_OF_PLACEMENT
-        }
+        scoped = {(g.role, g.scope_id) for g in grants if g.role in _SCOPE_OF_PLACEMENT}
 
         def in_scope(student_id: str) -> bool:
             placement = self.directory.placement(student_id, at)
@@ -564,9 +562,7 @@ class WorkflowService:
             )
         return dict(row.response)
 
-    def _store_answer(
-        self, conn: Connection, user_id: str, key: str, body: dict[str, Any]
-    ) -> None:
+    def _store_answer(self, conn: Connection, user_id: str, key: str, body: dict[str, Any]) -> None:
         conn.execute(
             update(idempotency_keys)
             .where(

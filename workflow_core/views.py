@@ -19,7 +19,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def task_view(row: Mapping[str, Any], definition: ProcessDefinition | None) -> dict[str, Any]:
+def task_view(row: Mapping[Any, Any], definition: ProcessDefinition | None) -> dict[str, Any]:
     name = None
     if definition is not None:
         try:
@@ -46,8 +46,8 @@ def task_view(row: Mapping[str, Any], definition: ProcessDefinition | None) -> d
 
 
 def instance_view(
-    row: Mapping[str, Any],
-    task_rows: Sequence[Mapping[str, Any]],
+    row: Mapping[Any, Any],
+    task_rows: Sequence[Mapping[Any, Any]],
     definition: ProcessDefinition | None,
 ) -> dict[str, Any]:
     return {
@@ -72,7 +72,7 @@ def instance_view(
     }
 
 
-def _task_order(row: Mapping[str, Any]) -> tuple[int, int]:
+def _task_order(row: Mapping[Any, Any]) -> tuple[int, int]:
     # Task ids end in -t<n>: sort numerically so t10 follows t9.
     suffix = str(row["task_id"]).rsplit("-t", 1)[-1]
     return (int(row["step"]), int(suffix) if suffix.isdigit() else 0)
@@ -106,7 +106,7 @@ def event_view(stored: StoredEvent) -> dict[str, Any]:
     }
 
 
-def campaign_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def campaign_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {
         "campaign_id": row["campaign_id"],
         "process_key": row["process_key"],

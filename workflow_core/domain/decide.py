@@ -177,9 +177,7 @@ def _check_campaign(campaign_id: str | None, ctx: DecisionContext) -> None:
     if campaign.process_key != definition.key:
         raise BusinessRuleError(f"campaign {campaign_id} is not a {definition.key} campaign")
     if campaign.opens_at is not None and ctx.now < campaign.opens_at:
-        raise BusinessRuleError(
-            f"campaign {campaign_id} opens at {campaign.opens_at.isoformat()}"
-        )
+        raise BusinessRuleError(f"campaign {campaign_id} opens at {campaign.opens_at.isoformat()}")
     if ctx.actor.kind.value not in campaign.audience:
         raise NotAuthorizedError(
             f"campaign {campaign_id} is for {', '.join(campaign.audience)}, "
@@ -491,9 +489,7 @@ def _check_text(name: str, value: str, *, required: bool) -> None:
     if required and not value.strip():
         raise FormValidationError(f"{name} is required", {name: "required"})
     if len(value) > MAX_TEXT:
-        raise FormValidationError(
-            f"{name} is too long", {name: f"at most {MAX_TEXT} characters"}
-        )
+        raise FormValidationError(f"{name} is too long", {name: f"at most {MAX_TEXT} characters"})
 
 
 # --- campaigns (假期去向登记) ----------------------------------------------------------------

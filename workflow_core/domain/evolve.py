@@ -74,8 +74,8 @@ def evolve(state: InstanceState, event: Event) -> InstanceState:
         case TaskCancelled():
             return _update_task(state, event, status=TaskStatus.CANCELLED)
         case Reminded():
-            task = state.task(event.task)
-            count = task.reminders + 1 if task else 1
+            found = state.task(event.task)
+            count = found.reminders + 1 if found is not None else 1
             return _update_task(state, event, reminders=count, last_reminded_at=event.occurred_at)
         case Resubmitted():
             return replace(state, status=InstanceStatus.IN_PROGRESS, form=dict(event.form))

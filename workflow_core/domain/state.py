@@ -9,7 +9,8 @@ Instance states (a documented enum; arrows are the only transitions):
     in_progress|returned --withdraw-------------------> withdrawn              [terminal]
 
 A process without approval nodes (假期去向登记) goes from submit straight to completed/approved.
-Tasks: open --approve/reject/return--> decided; open --sibling rejects/returns, withdraw--> cancelled.
+Tasks: open --approve/reject/return--> decided;
+       open --a sibling rejects or returns, or a withdrawal--> cancelled.
 """
 
 from __future__ import annotations

@@ -48,9 +48,7 @@ def make_engine(url: str, *, pool_size: int = 10, check: bool = True) -> Engine:
         except DBAPIError as exc:
             engine.dispose()
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise DatabaseUnavailableError(
-                f"cannot connect to {_redact(url)}: {reason}"
-            ) from exc
+            raise DatabaseUnavailableError(f"cannot connect to {_redact(url)}: {reason}") from exc
     return engine
 
 

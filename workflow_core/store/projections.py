@@ -147,7 +147,12 @@ def rebuild(conn: Connection, batch: int = 5_000) -> dict[str, int]:
     counts["inbox"] = _insert_batches(
         conn,
         inbox,
-        (r for s in instance_states.values() for t in s.tasks for r in inbox_rows(s.instance_id, t)),
+        (
+            r
+            for s in instance_states.values()
+            for t in s.tasks
+            for r in inbox_rows(s.instance_id, t)
+        ),
         batch,
     )
     counts["campaigns"] = _insert_batches(

@@ -74,7 +74,7 @@ def to_row(
     }
 
 
-def from_row(row: Mapping[str, Any]) -> StoredEvent:
+def from_row(row: Mapping[Any, Any]) -> StoredEvent:
     event_type = row["event_type"]
     cls = EVENT_TYPES.get(event_type)
     if cls is None:

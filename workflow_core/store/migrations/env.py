@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on a connection handed in by `workflow_core.store.migrate`."""
+"""Alembic environment: migrations run on a connection that `migrate.upgrade` hands in."""
 
 from __future__ import annotations
 

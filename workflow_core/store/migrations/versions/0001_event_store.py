@@ -6,6 +6,8 @@ Revises:
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -34,7 +36,7 @@ POSTGRES_TRIGGERS = (
 )
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -84,9 +86,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False),
     )
     op.create_index("ix_instances_applicant", "instances", ["applicant_id", "submitted_at"])
-    op.create_index(
-        "ix_instances_campaign_applicant", "instances", ["campaign_id", "applicant_id"]
-    )
+    op.create_index("ix_instances_campaign_applicant", "instances", ["campaign_id", "applicant_id"])
     op.create_table(
         "tasks",
         sa.Column("task_id", sa.String(80), primary_key=True),
