@@ -22,5 +22,5 @@ def build_service(settings: Settings) -> WorkflowService:
         raise DatabaseUnavailableError(
             "the event store is not initialised or not migrated: run `tongban init` first"
         )
-    business = make_engine(settings.business_db_url)
+    business = make_engine(settings.business_db_url, write_lock_at_begin=False)
     return WorkflowService(engine, catalog_for(settings), SqlDirectory(business))

@@ -19,8 +19,14 @@ from workflow_core.errors import DatabaseUnavailableError
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, *, pool_size: int = 10, check: bool = True) -> Engine:
-    """An engine for `url`; with `check`, connect once and fail with one clear line if unusable."""
+def make_engine(
+    url: str, *, pool_size: int = 10, check: bool = True, write_lock_at_begin: bool = True
+) -> Engine:
+    """An engine for `url`; with `check`, connect once and fail with one clear line if unusable.
+
+    `write_lock_at_begin=False` suits databases this process only reads (the business systems
+    behind the directory): SQLite readers then never queue behind each other.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -32,7 +38,7 @@ def make_engine(url: str, *, pool_size: int = 10, check: bool = True) -> Engine:
         )
     try:
         if backend == "sqlite":
-            engine = _sqlite_engine(url, parsed.database)
+            engine = _sqlite_engine(url, parsed.database, write_lock_at_begin)
         else:
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
@@ -52,7 +58,7 @@ def make_engine(url: str, *, pool_size: int = 10, check: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, write_lock_at_begin: bool) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -70,7 +76,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_lock_at_begin else "BEGIN")
 
     return engine
 
