@@ -169,7 +169,10 @@ def test_a_form_that_is_not_an_object_is_refused(form: object) -> None:
 
 
 def test_field_names_must_be_strings_and_not_too_many() -> None:
-    assert FORM_KEY in _problems(WHEREABOUTS, {**_leaving(), 3: "x"})
+    mixed: dict[object, Any] = {3: "x"}
+    for name, value in _leaving().items():
+        mixed[name] = value
+    assert FORM_KEY in _problems(WHEREABOUTS, mixed)
     flood = {f"f{i}": 1 for i in range(MAX_FORM_KEYS + 1)}
     assert set(_problems(WHEREABOUTS, flood)) == {FORM_KEY}
 
