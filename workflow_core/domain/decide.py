@@ -195,6 +195,16 @@ def _activate_from(state: InstanceState, first_step: int, ctx: DecisionContext) 
         events: list[Event] = []
         for offset, node in enumerate(nodes):
             assignment = ctx.assign(node)
+            # Nobody decides their own request (an approver applying for a vehicle pass is
+            # one of their department's approvers): the others decide it, and if there are
+            # no others the submission is refused rather than left to the applicant.
+            assignees = tuple(a for a in assignment.assignees if a != state.applicant_id)
+            if not assignees:
+                raise BusinessRuleError(
+                    f"{node.key}: nobody but the applicant {state.applicant_id} can decide "
+                    f"this node for department {assignment.department_id}",
+                    {"node": node.key},
+                )
             events.append(
                 TaskCreated(
                     occurred_at=ctx.now,
@@ -203,7 +213,7 @@ def _activate_from(state: InstanceState, first_step: int, ctx: DecisionContext) 
                     task=f"{state.instance_id}-t{len(state.tasks) + offset + 1}",
                     node=node.key,
                     department=assignment.department_id,
-                    assignees=assignment.assignees,
+                    assignees=assignees,
                     sla_hours=node.sla_hours,
                     step=index,
                 )
@@ -229,6 +239,8 @@ def _open_task_of_assignee(state: InstanceState, task_id: str, ctx: DecisionCont
         raise NotFoundError(f"task {task_id} does not exist")
     if ctx.actor.person_id not in task.assignees:
         raise NotAuthorizedError(f"task {task_id} is not assigned to {ctx.actor.person_id}")
+    if ctx.actor.person_id == state.applicant_id:
+        raise NotAuthorizedError(f"{ctx.actor.person_id} cannot decide their own request")
     _require_open(task)
     return task
 
@@ -457,8 +469,22 @@ def _resubmit(state: InstanceState, cmd: Resubmit, ctx: DecisionContext) -> list
     resubmitted = Resubmitted(
         occurred_at=ctx.now, actor_id=ctx.actor.person_id, actor_role=ActorRole.APPLICANT, form=form
     )
-    # The request goes back to the step that returned it: earlier approvals stand.
-    return [resubmitted, *_activate_from(evolve(state, resubmitted), state.step, ctx)]
+    after = evolve(state, resubmitted)
+    return [resubmitted, *_activate_from(after, _restart_step(after, ctx), ctx)]
+
+
+def _restart_step(state: InstanceState, ctx: DecisionContext) -> int:
+    """Where a corrected request starts again: the step that returned it, as a rule.
+
+    Earlier approvals stand. But the correction may change the form so that an earlier node now
+    applies which never approved it (a 延期毕业 corrected to 退学 needs finance and leadership):
+    then the request restarts at the first such step, so a correction cannot skip an approval.
+    """
+    approved = {t.node_key for t in state.tasks if t.status is TaskStatus.APPROVED}
+    for index, step in enumerate(ctx.definition.steps[: state.step]):
+        if any(n.applies_to(state.form) and n.key not in approved for n in step.nodes):
+            return index
+    return state.step
 
 
 def _withdraw(state: InstanceState, cmd: Withdraw, ctx: DecisionContext) -> list[Event]:

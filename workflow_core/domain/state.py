@@ -5,7 +5,8 @@ Instance states (a documented enum; arrows are the only transitions):
     (new) --submit--> in_progress --last node approved--> completed/approved   [terminal]
                       in_progress --a node rejects------> completed/rejected   [terminal]
                       in_progress --a node returns------> returned
-                      returned    --resubmit------------> in_progress (again at the returning step)
+                      returned    --resubmit------------> in_progress (again at the returning step,
+                                  or earlier when the corrected form needs a node never approved)
     in_progress|returned --withdraw-------------------> withdrawn              [terminal]
 
 A process without approval nodes (假期去向登记) goes from submit straight to completed/approved.

@@ -115,12 +115,19 @@ PEOPLE = frozenset(
 )
 
 
-def assign(node: Node) -> Assignment:
-    rule = node.assignee
-    if rule.kind is AssigneeRuleKind.DEPARTMENT:
-        assert rule.department is not None
-        return Assignment(rule.department, (f"{rule.department}-approver",))
-    return ASSIGNMENTS[rule.kind]
+def assigner(
+    overrides: dict[AssigneeRuleKind, Assignment] | None = None,
+) -> Callable[[Node], Assignment]:
+    table = {**ASSIGNMENTS, **(overrides or {})}
+
+    def assign(node: Node) -> Assignment:
+        rule = node.assignee
+        if rule.kind is AssigneeRuleKind.DEPARTMENT:
+            assert rule.department is not None
+            return Assignment(rule.department, (f"{rule.department}-approver",))
+        return table[rule.kind]
+
+    return assign
 
 
 def approver(department: str) -> Actor:
@@ -203,8 +210,15 @@ class Run:
     """One instance driven through `decide`; after every command its events are serialised,
     deserialised and folded again, and must give the same state (round-trip at every step)."""
 
-    def __init__(self, process_key: str, instance_id: str = "i1", now: datetime = NOW) -> None:
+    def __init__(
+        self,
+        process_key: str,
+        instance_id: str = "i1",
+        now: datetime = NOW,
+        assignments: dict[AssigneeRuleKind, Assignment] | None = None,
+    ) -> None:
         self.definition: ProcessDefinition = CATALOG.get(process_key)
+        self.assign = assigner(assignments)
         self.state = InstanceState(instance_id=instance_id)
         self.events: list[Event] = []
         self.now = now
@@ -215,7 +229,7 @@ class Run:
             actor=actor,
             now=self.now,
             definition=self.definition,
-            assign=assign,
+            assign=self.assign,
             person_exists=lambda person: person in PEOPLE,
             campaign=self.campaign,
         )
@@ -809,3 +823,77 @@ def test_reminding_students_checks_role_students_and_scope() -> None:
         decide_campaign(campaign, RemindStudents(("staff-001",)), campaign_ctx(COUNSELLOR))
     with pytest.raises(FormValidationError):
         decide_campaign(campaign, RemindStudents(()), campaign_ctx(COUNSELLOR))
+
+
+# --- findings: a correction must not skip an approval; nobody decides their own request --------
+
+STATUS_CHANGE: dict[str, Any] = {
+    "change_type": "延期毕业",
+    "effective_date": "2026-06-30",
+    "supervisor_name": "刘敏",
+    "supervisor_agrees": True,
+    "reason": "论文实验需要延长。",
+    "contact_phone": "13600136000",
+}
+
+
+def test_a_corrected_form_that_needs_an_earlier_node_restarts_there() -> None:
+    run = Run("graduate_status_change")
+    run.submit(GRADUATE, STATUS_CHANGE)
+    for node in ("counsellor_review", "college_review", "graduate_school_review"):
+        run.approve(node)
+    assert run.open_nodes() == ["graduate_school_filing"]  # finance and leadership skipped
+    task = run.open_task("graduate_school_filing")
+    run.do(approver("graduate_school"), ReturnToApplicant(task.task_id, "请确认异动类型"))
+    # Corrected to 退学 (leaving): finance settlement and leadership approval now apply, and
+    # were never approved, so the request goes back to finance, not straight to filing.
+    run.do(GRADUATE, Resubmit({**STATUS_CHANGE, "change_type": "退学"}))
+    assert run.open_nodes() == ["finance_settlement"]
+    run.approve("finance_settlement")
+    assert run.open_nodes() == ["leadership_approval"]
+    run.approve("leadership_approval")
+    assert run.open_nodes() == ["graduate_school_filing"]
+    run.approve("graduate_school_filing")
+    assert run.state.status is InstanceStatus.COMPLETED
+
+
+def test_an_unchanged_correction_still_restarts_at_the_returning_step() -> None:
+    run = Run("graduate_status_change")
+    run.submit(GRADUATE, {**STATUS_CHANGE, "change_type": "退学"})
+    for node in ("counsellor_review", "college_review", "graduate_school_review"):
+        run.approve(node)
+    run.approve("finance_settlement")
+    task = run.open_task("leadership_approval")
+    run.do(Actor("leader-1", Audience.STAFF), ReturnToApplicant(task.task_id, "请补充材料"))
+    run.do(GRADUATE, Resubmit({**STATUS_CHANGE, "change_type": "退学", "reason": "补充说明。"}))
+    assert run.open_nodes() == ["leadership_approval"]
+
+
+FIXED_IP_FORM: dict[str, Any] = {
+    "building": "理科楼",
+    "room": "305",
+    "device_type": "服务器",
+    "mac_address": "00:1A:2B:3C:4D:5E",
+    "quantity": 1,
+    "external_access": False,
+    "purpose": "课题组计算服务器。",
+    "contact_phone": "13800138000",
+}
+
+
+def test_an_approver_who_applies_is_not_an_assignee_of_their_own_request() -> None:
+    heads = Assignment("dept-physics", ("head-1", "head-2"))
+    run = Run("fixed_ip", assignments={AssigneeRuleKind.APPLICANT_DEPARTMENT: heads})
+    head = Actor("head-1", Audience.STAFF, frozenset({Role.DEPARTMENT_APPROVER}))
+    run.submit(head, FIXED_IP_FORM)
+    task = run.open_task("department_review")
+    assert task.assignees == ("head-2",)
+    run.refused(head, Approve(task.task_id), NotAuthorizedError)
+    run.do(Actor("head-2", Audience.STAFF), Approve(task.task_id))
+
+
+def test_a_request_only_its_applicant_could_decide_is_refused() -> None:
+    run = Run("fixed_ip")  # head-1 is the department's only approver
+    head = Actor("head-1", Audience.STAFF, frozenset({Role.DEPARTMENT_APPROVER}))
+    error = run.refused(head, Submit("i1", "fixed_ip", FIXED_IP_FORM), BusinessRuleError)
+    assert "department_review" in error.message
