@@ -91,9 +91,9 @@ LEADERSHIP_TITLES: Final = (
     "纪委书记",
     "总会计师",
 )
-COLLEGE_OFFICE_TITLES: Final = ("学院办公室主任", "学工办主任", "教学秘书")
+COLLEGE_OFFICE_TITLES: Final = ("办公室主任", "学工办主任", "教学秘书")
 COLLEGE_APPROVER_TITLES: Final = ("副院长", "党委副书记")
-RESIDENTIAL_OFFICE_TITLES: Final = ("书院办公室主任", "书院学工秘书", "常任导师")
+RESIDENTIAL_OFFICE_TITLES: Final = ("办公室主任", "学工秘书", "常任导师")
 FACULTY_TITLES: Final = ("教授", "副教授", "副教授", "讲师", "讲师")
 # A department's head is named after the kind of unit it is.
 _HEAD_TITLES: Final[tuple[tuple[str, tuple[str, str]], ...]] = (
@@ -622,7 +622,7 @@ class _Builder:
             for title in RESIDENTIAL_OFFICE_TITLES[: rng.randint(1, 3)]:
                 person, since = self._hire(rng, *unit, title)
                 self._grant(person, Role.RESIDENTIAL_COLLEGE_OFFICE, *unit, since)
-            person, since = self._hire(rng, *unit, "书院院长")
+            person, since = self._hire(rng, *unit, "院长")
             self._grant(person, Role.DEPARTMENT_APPROVER, *unit, since)
 
     def _counsellors(self) -> None:
