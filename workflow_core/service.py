@@ -46,10 +46,12 @@ from workflow_core.domain.decide import (
     decide,
     decide_campaign,
 )
+from workflow_core.domain.events import CampaignOpened, Submitted
 from workflow_core.domain.evolve import evolve, evolve_campaign, fold, fold_campaign
-from workflow_core.domain.state import InstanceStatus
+from workflow_core.domain.state import CampaignState, InstanceStatus
 from workflow_core.errors import (
     BusinessRuleError,
+    ConflictError,
     FormValidationError,
     IdempotencyKeyReusedError,
     NotAuthorizedError,
@@ -210,17 +212,20 @@ class WorkflowService:
                 if replay is not None:
                     return CommandResult(replay, replayed=True)
             command = make_command(conn)
-            state = fold(instance_id, (s.event for s in event_store.load_stream(conn, instance_id)))
+            loaded = event_store.load_stream(conn, instance_id)
+            if loaded and loaded[0].event.TYPE != Submitted.TYPE:
+                # The id names a campaign's stream, which is no instance (and cannot become one).
+                if isinstance(command, Submit):
+                    raise ConflictError(f"{instance_id} is already in use")
+                raise NotFoundError(f"instance {instance_id} does not exist")
+            state = fold(instance_id, (s.event for s in loaded))
             if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
                 raise NotFoundError(f"instance {instance_id} does not exist")
             if definition is None:
                 definition = self._definition_of(state.process_key, state.process_version)
             campaign = None
             if isinstance(command, Submit) and command.campaign_id is not None:
-                campaign = fold_campaign(
-                    command.campaign_id,
-                    (s.event for s in event_store.load_stream(conn, command.campaign_id)),
-                )
+                campaign = self._campaign_state(conn, command.campaign_id)
             applicant_id = user_id if isinstance(command, Submit) else state.applicant_id
             ctx = DecisionContext(
                 actor=actor,
@@ -331,7 +336,7 @@ class WorkflowService:
                 if replay is not None:
                     return CommandResult(replay, replayed=True)
             loaded = event_store.load_stream(conn, campaign_id)
-            if loaded and loaded[0].event.TYPE != "campaign_opened":
+            if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
                 raise BusinessRuleError(f"{campaign_id} is not a campaign")
             state = fold_campaign(campaign_id, (s.event for s in loaded))
             ctx = CampaignContext(
@@ -388,7 +393,7 @@ class WorkflowService:
             task_rows = list(
                 conn.execute(select(tasks).where(tasks.c.instance_id == instance_id)).mappings()
             )
-        if not stored or stored[0].event.TYPE != "submitted":
+        if not stored or stored[0].event.TYPE != Submitted.TYPE:
             raise NotFoundError(f"instance {instance_id} does not exist")
         state = fold(instance_id, (s.event for s in stored))
         self._check_may_read(actor, state.applicant_id, task_rows, instance_id)
@@ -452,6 +457,13 @@ class WorkflowService:
 
         return assign
 
+    def _campaign_state(self, conn: Connection, campaign_id: str) -> CampaignState | None:
+        """The campaign's folded state; None when the id names no campaign (e.g. an instance)."""
+        loaded = event_store.load_stream(conn, campaign_id)
+        if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
+            return None
+        return fold_campaign(campaign_id, (s.event for s in loaded))
+
     def _is_student(self, person_id: str, at: datetime) -> bool:
         person = self.directory.person(person_id, at)
         return person is not None and person.kind in (Audience.UNDERGRADUATE, Audience.GRADUATE)
@@ -497,18 +509,32 @@ class WorkflowService:
     def _previous_registration(
         self, conn: Connection, campaign_id: str | None, applicant_id: str
     ) -> str | None:
-        """The applicant's latest registration in the campaign, which a new one supersedes."""
+        """The applicant's latest registration in the campaign, which a new one supersedes.
+
+        The latest is the head of the chain: the registration no other one supersedes. Times
+        cannot say it, because two registrations can carry the same `submitted_at` (a clock's
+        resolution, an importer's timestamps), and a random instance id then broke the tie.
+        """
         if campaign_id is None:
             return None
+        mine = and_(
+            instances.c.campaign_id == campaign_id,
+            instances.c.applicant_id == applicant_id,
+            instances.c.status != InstanceStatus.WITHDRAWN.value,
+        )
+        later = instances.alias("later")
+        superseded = (
+            select(later.c.instance_id)
+            .where(
+                later.c.campaign_id == campaign_id,
+                later.c.applicant_id == applicant_id,
+                later.c.supersedes == instances.c.instance_id,
+            )
+            .exists()
+        )
         found = conn.execute(
             select(instances.c.instance_id)
-            .where(
-                and_(
-                    instances.c.campaign_id == campaign_id,
-                    instances.c.applicant_id == applicant_id,
-                    instances.c.status != InstanceStatus.WITHDRAWN.value,
-                )
-            )
+            .where(mine, ~superseded)
             .order_by(instances.c.submitted_at.desc(), instances.c.instance_id.desc())
             .limit(1)
         ).scalar()
