@@ -1,0 +1,255 @@
+"""The event store contract on SQLite and PostgreSQL: append-only triggers, the migrated schema
+equals the metadata, every event type survives the database, and payloads upcast (never down)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from workflow_core.domain.events import (
+    EVENT_TYPES,
+    ActorRole,
+    Approved,
+    CampaignOpened,
+    CampaignReminded,
+    Commented,
+    Completed,
+    Event,
+    Reassigned,
+    Rejected,
+    Reminded,
+    Resubmitted,
+    Returned,
+    Submitted,
+    TaskCancelled,
+    TaskCreated,
+    TaskViewed,
+    Withdrawn,
+)
+from workflow_core.errors import ConflictError
+from workflow_core.store import event_store, serialization
+from workflow_core.store.migrate import is_current
+from workflow_core.store.schema import events, metadata
+
+T0 = datetime(2026, 3, 2, 2, 0, 0, 123456, tzinfo=UTC)
+TASK = {"task": "i1-t1", "node": "counsellor_review", "department": "CS"}
+
+
+def at(seconds: int) -> dict[str, Any]:
+    return {"occurred_at": T0 + timedelta(seconds=seconds), "actor_id": "S00148"}
+
+
+INSTANCE_EVENTS: list[Event] = [
+    Submitted(
+        **at(0),
+        actor_role=ActorRole.APPLICANT,
+        process_key="dorm_air_conditioner",
+        process_version=1,
+        applicant_id="U202200001",
+        form={
+            "residents": 4,
+            "campus": "本部校区",
+            "remarks": "多行\n备注",
+            "income": 1234.5,
+            "systems": ["教务系统", "OA办公系统"],
+            "agree": True,
+        },
+        campaign_id=None,
+        supersedes=None,
+    ),
+    TaskCreated(
+        **at(0),
+        actor_role=ActorRole.SYSTEM,
+        **TASK,
+        assignees=("S00148", "S00150"),
+        sla_hours=16.0,
+        step=0,
+    ),
+    TaskViewed(**at(5), actor_role=ActorRole.ASSIGNEE, **TASK),
+    TaskViewed(**at(6), actor_role=ActorRole.ASSIGNEE, **TASK, implicit=True),
+    Reminded(**at(7), actor_role=ActorRole.APPLICANT, **TASK, message="请尽快"),
+    Commented(**at(8), actor_role=ActorRole.APPLICANT, text="补充说明", about_task="i1-t1"),
+    Commented(**at(9), actor_role=ActorRole.ASSIGNEE, text="收到"),
+    Reassigned(
+        **at(10),
+        actor_role=ActorRole.ASSIGNEE,
+        **TASK,
+        to="S00150",
+        delegate=True,
+        assignees=("S00148", "S00150"),
+        reason="出差",
+    ),
+    Returned(**at(11), actor_role=ActorRole.ASSIGNEE, **TASK, reason="请补充"),
+    TaskCancelled(**at(11), actor_role=ActorRole.SYSTEM, **TASK, reason="returned"),
+    Resubmitted(**at(12), actor_role=ActorRole.APPLICANT, form={"residents": 3}),
+    Approved(**at(13), actor_role=ActorRole.ASSIGNEE, **TASK, comment="同意"),
+    Rejected(**at(14), actor_role=ActorRole.ASSIGNEE, **TASK, reason="不同意"),
+    Withdrawn(**at(15), actor_role=ActorRole.APPLICANT, reason="不需要了"),
+    Completed(**at(16), actor_role=ActorRole.SYSTEM, outcome="approved"),
+]
+CAMPAIGN_EVENTS: list[Event] = [
+    CampaignOpened(
+        **at(0),
+        actor_role=ActorRole.ORGANISER,
+        campaign_id="winter-2026",
+        process_key="holiday_whereabouts",
+        title="2026 寒假去向登记",
+        holiday="寒假",
+        opens_at=T0,
+        deadline=T0 + timedelta(days=14),
+        audience=("undergraduate", "graduate"),
+    ),
+    CampaignReminded(
+        **at(1),
+        actor_role=ActorRole.ORGANISER,
+        campaign_id="winter-2026",
+        student_ids=("U202200001", "U202200002"),
+        message="请登记",
+    ),
+]
+
+
+def append(engine: Engine, stream_id: str, new: list[Event], expected: int = 0) -> None:
+    with engine.begin() as conn:
+        event_store.append(
+            conn,
+            stream_id=stream_id,
+            stream_type="campaign" if isinstance(new[0], CampaignOpened) else "instance",
+            expected_version=expected,
+            new_events=new,
+            process_key="dorm_air_conditioner",
+            process_version=1,
+            recorded_at=T0 + timedelta(minutes=1),
+        )
+
+
+def all_rows(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [
+            dict(r) for r in conn.execute(select(events).order_by(events.c.event_id)).mappings()
+        ]
+
+
+# --- append-only --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update events set actor_id = 'forger' where event_id = 1",
+        "update events set payload = payload",
+        "delete from events where event_id = 1",
+        "delete from events",
+    ],
+)
+def test_the_database_refuses_to_change_or_delete_events(
+    store_engine: Engine, statement: str
+) -> None:
+    append(store_engine, "i1", INSTANCE_EVENTS[:2])
+    before = all_rows(store_engine)
+    with pytest.raises(DBAPIError, match="append-only"), store_engine.begin() as conn:
+        conn.execute(text(statement))
+    assert all_rows(store_engine) == before
+
+
+def test_postgresql_refuses_truncate(store_engine: Engine) -> None:
+    if store_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    append(store_engine, "i1", INSTANCE_EVENTS[:2])
+    before = all_rows(store_engine)
+    with pytest.raises(DBAPIError, match="TRUNCATE refused"), store_engine.begin() as conn:
+        conn.execute(text("truncate events"))
+    assert all_rows(store_engine) == before
+
+
+def test_the_projections_stay_writable(store_engine: Engine) -> None:
+    with store_engine.begin() as conn:
+        conn.execute(text("delete from instances"))
+        conn.execute(text("delete from inbox"))
+
+
+# --- the schema -------------------------------------------------------------------------------
+
+
+def test_the_migrated_schema_is_the_metadata(store_engine: Engine) -> None:
+    assert is_current(store_engine)
+    with store_engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        assert compare_metadata(context, metadata) == []
+
+
+# --- what goes in comes out ----------------------------------------------------------------------
+
+
+def test_every_event_type_is_covered_here() -> None:
+    covered = {e.TYPE for e in INSTANCE_EVENTS + CAMPAIGN_EVENTS}
+    assert covered == set(EVENT_TYPES)
+
+
+def test_every_event_type_round_trips_through_the_database(store_engine: Engine) -> None:
+    append(store_engine, "i1", INSTANCE_EVENTS)
+    append(store_engine, "winter-2026", CAMPAIGN_EVENTS)
+    with store_engine.connect() as conn:
+        instance = event_store.load_stream(conn, "i1")
+        campaign = event_store.load_stream(conn, "winter-2026")
+        feed = event_store.read_since(conn, 0)
+        high = event_store.high_water_mark(conn)
+    assert [s.event for s in instance] == INSTANCE_EVENTS
+    assert [s.event for s in campaign] == CAMPAIGN_EVENTS
+    assert [s.stream_version for s in instance] == list(range(1, len(INSTANCE_EVENTS) + 1))
+    assert [s.event_id for s in feed] == sorted(s.event_id for s in feed)
+    assert high == feed[-1].event_id == len(INSTANCE_EVENTS) + len(CAMPAIGN_EVENTS)
+    assert instance[0].recorded_at == T0 + timedelta(minutes=1)
+    assert campaign[0].process_key == "holiday_whereabouts"
+    row = all_rows(store_engine)[0]
+    assert (row["event_type"], row["schema_version"]) == ("submitted", 1)
+    assert row["occurred_at"] == T0  # microseconds and UTC kept
+
+
+def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(store_engine: Engine) -> None:
+    append(store_engine, "i1", INSTANCE_EVENTS[:2])
+    with pytest.raises(ConflictError):
+        append(store_engine, "i1", INSTANCE_EVENTS[2:4], expected=1)
+    with store_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 2
+    append(store_engine, "i1", INSTANCE_EVENTS[2:4], expected=2)
+
+
+def test_a_payload_from_newer_code_is_refused() -> None:
+    newer = serialization.SCHEMA_VERSION + 1
+    with pytest.raises(ValueError, match="newer than this code"):
+        serialization.upcast("approved", newer, {"comment": ""})
+    row = serialization.to_row(
+        INSTANCE_EVENTS[-4],
+        stream_id="i1",
+        stream_version=1,
+        stream_type="instance",
+        process_key="p",
+        process_version=1,
+        recorded_at=T0,
+    )
+    with pytest.raises(ValueError, match="schema version"):
+        serialization.from_row({**row, "event_id": 1, "schema_version": newer})
+
+
+def test_older_payloads_are_upcast_step_by_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pretend version 3 is current: approvals of version 1 lacked `comment`, version 2 called it
+    # `remark`. Each step runs once, in order.
+    monkeypatch.setattr(serialization, "SCHEMA_VERSION", 3)
+    steps = {
+        ("approved", 1): lambda p: {**p, "remark": ""},
+        ("approved", 2): lambda p: {"comment": p.pop("remark"), **p},
+    }
+    monkeypatch.setattr(serialization, "UPCASTERS", steps)
+    assert serialization.upcast("approved", 1, {}) == {"comment": ""}
+    assert serialization.upcast("approved", 2, {"remark": "同意"}) == {"comment": "同意"}
+    assert serialization.upcast("rejected", 1, {"reason": "x"}) == {"reason": "x"}
+    assert serialization.upcast("approved", 3, {"comment": "ok"}) == {"comment": "ok"}
