@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from flask import Flask
@@ -19,7 +19,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, text
-from werkzeug.test import TestResponse
+from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
+from werkzeug.wrappers import Request
 
 from workflow_core.api.app import create_app
 from workflow_core.api.openapi import openapi_document
@@ -120,6 +121,43 @@ def nothing_written(engine: Engine) -> Iterator[None]:
     yield
     assert counts(engine) == before_counts
     assert snapshot(engine) == before
+
+
+class Endless(io.RawIOBase):
+    """A request body that never ends."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        buffer[:] = b" " * len(buffer)
+        return len(buffer)
+
+
+def chunked_post(
+    app: Flask,
+    path: str,
+    stream: IO[bytes],
+    sent: Mapping[str, str],
+    *,
+    terminated: bool = True,
+) -> TestResponse:
+    """POST a body without Content-Length (Transfer-Encoding: chunked) straight to the WSGI app.
+
+    `terminated` says the server ends the stream itself, as gunicorn does.
+    """
+    environ = EnvironBuilder(
+        path=path,
+        method="POST",
+        input_stream=io.BytesIO(),
+        headers={**sent, "Transfer-Encoding": "chunked", "Content-Type": JSON},
+    ).get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ["wsgi.input"] = stream
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    return TestResponse(app_iter, status, response_headers, request=Request(environ))
 
 
 def undergraduate(service: WorkflowService, personas: Personas, index: int = 0) -> str:
@@ -539,8 +577,8 @@ def test_400_malformed_bodies_write_nothing(
         (b"\xff\xfe{}", JSON, "malformed_json"),
         (b'{"comment": "\\u0000"}', JSON, "malformed_json"),
         (b'{"comment": "\\ud800"}', JSON, "malformed_json"),
-        (b"[" * 30000 + b"]" * 30000, JSON, "not_an_object"),
-        (b'{"a":' * 20000 + b"1" + b"}" * 20000, JSON, "malformed_json"),
+        (b"[" * 20000 + b"]" * 20000, JSON, "not_an_object"),
+        (b'{"a":' * 8000 + b"1" + b"}" * 8000, JSON, "malformed_json"),
         (b"[]", JSON, "not_an_object"),
         (b'"text"', JSON, "not_an_object"),
         (b"null", JSON, "not_an_object"),
@@ -787,28 +825,13 @@ def test_413_oversized_bodies_write_nothing(
         assert_error(client.post(path, data=big, content_type=JSON), 413)
         assert_error(client.get("/api/v1/inbox", data=big, headers=headers(approver)), 413)
         # chunked: no Content-Length, the server terminates the stream (as gunicorn does)
-        for stream in (io.BytesIO(big), io.BytesIO(b"{" + b" " * 10_000_000)):
-            response = client.post(
-                path,
-                input_stream=stream,
-                headers={**headers(approver), "Transfer-Encoding": "chunked", "Content-Type": JSON},
-                environ_overrides={"wsgi.input_terminated": True},
-            )
-            assert "CONTENT_LENGTH" not in response.request.environ
+        for stream in (io.BytesIO(big), Endless()):
+            response = chunked_post(app, path, stream, headers(approver))
             assert_error(response, 413, "payload_too_large")
         # chunked through a server that does not terminate the stream: refused, not misread
-        response = client.post(
-            path,
-            input_stream=io.BytesIO(small),
-            headers={**headers(approver), "Transfer-Encoding": "chunked", "Content-Type": JSON},
-        )
+        response = chunked_post(app, path, io.BytesIO(small), headers(approver), terminated=False)
         assert_error(response, 411)
-    response = client.post(
-        path,
-        input_stream=io.BytesIO(small),
-        headers={**headers(approver), "Transfer-Encoding": "chunked", "Content-Type": JSON},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    response = chunked_post(app, path, io.BytesIO(small), headers(approver))
     assert response.status_code == 200, response.get_data(as_text=True)
     approved = body_of(response)["events"]
     assert any(e["payload"].get("comment") == "同意" for e in approved), approved
