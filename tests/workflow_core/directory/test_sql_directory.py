@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.engine import make_url
 
 from workflow_core.catalog.model import AssigneeRule, AssigneeRuleKind, Audience
 from workflow_core.directory.departments import DEPARTMENTS
@@ -651,3 +653,28 @@ def test_placement_matches_the_membership_in_effect(
     assert placement is not None
     expected = SE_CLASS if effective_day(at) < date(2026, 3, 2) else FIN_CLASS
     assert placement.class_id == expected
+
+
+@pytest.mark.postgres
+def test_survives_the_server_dropping_its_connections(postgres_business_url: str) -> None:
+    application = f"directory_test_{uuid.uuid4().hex[:8]}"
+    url = make_url(postgres_business_url).update_query_dict({"application_name": application})
+    engine = make_engine(url.render_as_string(hide_password=False))
+    business_metadata.create_all(engine)
+    seed(engine)
+    directory = SqlDirectory(engine, cache_size=0)
+    try:
+        assert directory.person(MOVER, NOW) is not None  # leaves an idle connection behind
+        with engine.connect() as conn:
+            dropped = conn.execute(
+                text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where application_name = :name and pid <> pg_backend_pid()"
+                ),
+                {"name": application},
+            ).scalar_one()
+        assert dropped >= 1
+        assert directory.person(MOVER, NOW) is not None
+    finally:
+        directory.close()
+        engine.dispose()
