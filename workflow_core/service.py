@@ -1,8 +1,9 @@
 """The application service: load an instance's events, fold, decide, append — one transaction.
 
 Each command runs as: resolve the caller in the directory; begin; claim the idempotency key;
-load and fold the stream; decide; update the projections; append the events with the expected
-version (the unique `(stream_id, stream_version)` refuses a racing writer); record the answer
+lock the stream (PostgreSQL; SQLite serialises writers anyway); load and fold the stream;
+decide; update the projections; append the events with the expected version (the unique
+`(stream_id, stream_version)` refuses any writer that raced past the lock); record the answer
 under the idempotency key; commit. Any error rolls the whole transaction back, so nothing is
 written on failure, and a retried request returns its first answer without writing again.
 """
@@ -139,6 +140,8 @@ class WorkflowService:
         fingerprint = _fingerprint("submit", process_key, form, campaign_id)
 
         def command(conn: Connection) -> InstanceCommand:
+            if campaign_id is not None:  # one registration of a student at a time: one chain
+                event_store.lock_stream(conn, f"{campaign_id}/{user_id}")
             supersedes = self._previous_registration(conn, campaign_id, user_id)
             return Submit(new_id, process_key, form, campaign_id, supersedes)
 
@@ -211,6 +214,7 @@ class WorkflowService:
                 replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
                 if replay is not None:
                     return CommandResult(replay, replayed=True)
+            event_store.lock_stream(conn, instance_id)
             command = make_command(conn)
             loaded = event_store.load_stream(conn, instance_id)
             if loaded and loaded[0].event.TYPE != Submitted.TYPE:
@@ -335,6 +339,7 @@ class WorkflowService:
                 replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
                 if replay is not None:
                     return CommandResult(replay, replayed=True)
+            event_store.lock_stream(conn, campaign_id)
             loaded = event_store.load_stream(conn, campaign_id)
             if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
                 raise BusinessRuleError(f"{campaign_id} is not a campaign")

@@ -4,6 +4,7 @@ assignee (checking the inbox on the way), and row counts of the event store's ta
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -126,11 +127,10 @@ class Hall:
         self.service = service
         self.catalog = catalog
         self.people = people
-        self._keys = 0
+        self._keys = itertools.count(1)  # next() is atomic: safe for the threaded tests
 
     def key(self) -> str:
-        self._keys += 1
-        return f"k-{self._keys}"
+        return f"k-{next(self._keys)}"
 
     def submit(
         self,

@@ -6,6 +6,14 @@ two transactions could commit out of order, so every append takes one transactio
 advisory lock just before it inserts, which makes id order and commit order the same (the lock
 is released at commit). Appends do their projection work before taking it, so it is held only
 for the insert and the commit.
+
+Commands on one stream are serialised too (`lock_stream`, a transaction-scoped advisory lock per
+stream on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises every writer). Without it two
+racing approvals both decided on the same version and both wrote projections before the unique
+`(stream_id, stream_version)` refused the second: the loser then tripped over the winner's new
+inbox rows (a unique violation on `inbox`, not a ConflictError), and two members of a parallel
+group approving at once failed one of them for nothing. With it, the second command loads the
+first one's events and decides on them. The unique constraint stays the guard of last resort.
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ from workflow_core.store.schema import events
 from workflow_core.store.serialization import from_row, to_row
 
 APPEND_LOCK_KEY = 0x70_6E_67_62  # arbitrary, constant: the advisory lock that orders appends
+# Stream locks use the two-key form (namespace, hash of the stream id): a separate key space from
+# APPEND_LOCK_KEY. Two streams whose ids collide on the hash merely wait for each other.
+STREAM_LOCK_NAMESPACE = 0x7374
 
 
 def load_stream(conn: Connection, stream_id: str) -> list[StoredEvent]:
@@ -88,6 +99,15 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
             ) from exc
         raise
     return [int(r[0]) for r in result]
+
+
+def lock_stream(conn: Connection, stream_id: str) -> None:
+    """Hold off other commands on `stream_id` until this transaction ends (PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("select pg_advisory_xact_lock(:namespace, hashtext(:stream_id))"),
+            {"namespace": STREAM_LOCK_NAMESPACE, "stream_id": stream_id},
+        )
 
 
 def lock_appends(conn: Connection) -> None:
