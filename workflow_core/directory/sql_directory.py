@@ -84,7 +84,6 @@ DEFAULT_CACHE_SIZE: Final = 50_000
 DEFAULT_IDLE_CONNECTIONS: Final = 8
 LEADERSHIP_DEPARTMENT: Final = "leadership"
 _SQLITE_BUSY_TIMEOUT_S: Final = 30.0
-_MISSING: Final = object()
 
 
 class _TtlLruCache:
