@@ -76,11 +76,12 @@ def init(size: str, seed: int, as_of: datetime | None, force: bool) -> None:
     if force:
         _remove_sqlite(settings.db_url)
         _remove_sqlite(settings.business_db_url)
+    # Connect to both before changing either, so a bad URL leaves nothing half-initialised.
     events = make_engine(settings.db_url)
+    business = make_engine(settings.business_db_url)
     upgrade(events)
     events.dispose()
     console.print(f"event store ready: {_redact(settings.db_url)}")
-    business = make_engine(settings.business_db_url)
     day: date = as_of.date() if as_of else datetime.now(UTC).date()
     if "students" in inspect(business).get_table_names() and not force:
         console.print(

@@ -71,8 +71,12 @@ def test_make_demo_serves_a_submit_approve_round_trip(demo: tuple[str, Path]) ->
     health = requests.get(f"{base}/healthz", timeout=5).json()
     assert health["status"] == "ok"
     personas = json.loads((home / "personas.json").read_text(encoding="utf-8"))["personas"]
-    student = personas["student"][0]["user_id"]
-    definition = requests.get(f"{base}/api/v1/processes/enrollment_certificate", timeout=5).json()
+    student = next(p["user_id"] for p in personas["student"] if p["kind"] == "undergraduate")
+    definition = requests.get(
+        f"{base}/api/v1/processes/enrollment_certificate",
+        headers={"X-Remote-User": student},
+        timeout=5,
+    ).json()
     assert len([n for step in definition["steps"] for n in step["nodes"]]) == 6
     form = example_form(default_catalog().get("enrollment_certificate"))
     created = requests.post(

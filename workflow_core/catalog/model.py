@@ -223,9 +223,7 @@ class ProcessDefinition:
             "version": self.version,
             "name": {"zh": self.name.zh, "en": self.name.en},
             "description": (
-                {"zh": self.description.zh, "en": self.description.en}
-                if self.description
-                else None
+                {"zh": self.description.zh, "en": self.description.en} if self.description else None
             ),
             "category": self.category,
             "owner_department": self.owner_department,
