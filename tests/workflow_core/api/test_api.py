@@ -1144,3 +1144,26 @@ def test_fuzz_post_routes_never_answer_500(
     assert response.status_code < 500 or response.status_code == 503
     if response.status_code >= 400:
         assert_error(response, response.status_code)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="domain bug: OpenCampaign.holiday is not length-checked; campaigns.holiday is "
+    "VARCHAR(32), so PostgreSQL raises DataError (500) and SQLite stores it (201)",
+)
+def test_open_campaign_with_an_overlong_holiday_is_refused(
+    client: FlaskClient, service: WorkflowService, personas: Personas
+) -> None:
+    now = service.clock()
+    body = {
+        "campaign_id": "winter-2026",
+        "process_key": "holiday_whereabouts",
+        "title": "寒假去向登记",
+        "holiday": "寒" * 40,
+        "opens_at": (now - timedelta(hours=1)).isoformat(),
+        "deadline": (now + timedelta(days=7)).isoformat(),
+    }
+    with nothing_written(service.engine):
+        response = post(client, "/api/v1/campaigns", body, user=pid(personas["student_affairs"][0]))
+        error = assert_error(response, 400, "invalid_form")
+    assert "holiday" in error["fields"]
