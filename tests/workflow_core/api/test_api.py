@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, text
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
 from werkzeug.wrappers import Request
 
@@ -137,7 +138,7 @@ class Endless(io.RawIOBase):
 def chunked_post(
     app: Flask,
     path: str,
-    stream: IO[bytes],
+    stream: io.IOBase,
     sent: Mapping[str, str],
     *,
     terminated: bool = True,
@@ -146,11 +147,9 @@ def chunked_post(
 
     `terminated` says the server ends the stream itself, as gunicorn does.
     """
+    all_headers = Headers({**sent, "Transfer-Encoding": "chunked", "Content-Type": JSON})
     environ = EnvironBuilder(
-        path=path,
-        method="POST",
-        input_stream=io.BytesIO(),
-        headers={**sent, "Transfer-Encoding": "chunked", "Content-Type": JSON},
+        path=path, method="POST", input_stream=io.BytesIO(), headers=all_headers
     ).get_environ()
     environ.pop("CONTENT_LENGTH", None)
     environ["wsgi.input"] = stream
@@ -825,7 +824,8 @@ def test_413_oversized_bodies_write_nothing(
         assert_error(client.post(path, data=big, content_type=JSON), 413)
         assert_error(client.get("/api/v1/inbox", data=big, headers=headers(approver)), 413)
         # chunked: no Content-Length, the server terminates the stream (as gunicorn does)
-        for stream in (io.BytesIO(big), Endless()):
+        streams: tuple[io.IOBase, ...] = (io.BytesIO(big), Endless())
+        for stream in streams:
             response = chunked_post(app, path, stream, headers(approver))
             assert_error(response, 413, "payload_too_large")
         # chunked through a server that does not terminate the stream: refused, not misread
