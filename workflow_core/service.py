@@ -78,6 +78,8 @@ MAX_IDEMPOTENCY_KEY = 128
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 # Roles that may read any instance (to follow up, audit or support); others see their own.
 READ_ALL_ROLES = frozenset({Role.LEADERSHIP, Role.STUDENT_AFFAIRS, Role.DATA_STAFF})
+# Offices whose supervision (催办) covers the whole university.
+_UNIVERSITY_SUPERVISORS = frozenset({Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL, Role.LEADERSHIP})
 # Which roles look after which students for campaign reminders, by scope type.
 _SCOPE_OF_PLACEMENT: dict[Role, Callable[[Placement], str | None]] = {
     Role.CLASS_MONITOR: lambda p: p.class_id,
@@ -238,6 +240,7 @@ class WorkflowService:
                 assign=self._assigner(applicant_id, now),
                 person_exists=lambda pid: self.directory.person(pid, now) is not None,
                 campaign=campaign,
+                supervises=self._supervision_checker(user_id, now),
             )
             new_events = decide(state, command, ctx)
             after = state
@@ -488,6 +491,31 @@ class WorkflowService:
             )
 
         return in_scope
+
+    def _supervision_checker(self, user_id: str, at: datetime) -> Callable[[str], bool]:
+        """Whether the caller's supervising office looks after an applicant (催办 scope).
+
+        学工部, 研究生院 and leaders look after everyone; a college or 书院 office after the
+        people of its college or 书院 (students and staff alike). Other grants do not count.
+        """
+        grants = self.directory.roles(user_id, at)
+        if any(g.role in _UNIVERSITY_SUPERVISORS for g in grants):
+            return lambda _applicant: True
+        units = {
+            (g.role, g.scope_id)
+            for g in grants
+            if g.role in (Role.COLLEGE_OFFICE, Role.RESIDENTIAL_COLLEGE_OFFICE)
+        }
+        if not units:
+            return lambda _applicant: False
+
+        def supervises(applicant_id: str) -> bool:
+            placement = self.directory.placement(applicant_id, at)
+            if placement is None:
+                return False
+            return any(_SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in units)
+
+        return supervises
 
     def _check_may_read(
         self,

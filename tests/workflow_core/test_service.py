@@ -477,3 +477,23 @@ def test_a_refused_command_writes_nothing(hall: Hall, counts: Callable[[], dict[
         counsellor, dorm_task["task_id"], "approve", {}, idempotency_key=f"refused-{self_reassign}"
     )
     assert not ok.replayed and counts() != before
+
+
+def test_an_office_urges_only_the_requests_of_its_own_people(hall: Hall) -> None:
+    service, people = hall.service, hall.people
+    student = people.persona("student")  # a CS student; the first college office is CS's
+    placement = service.directory.placement(student, service.clock())
+    assert placement is not None
+    office = people.personas["college_office"]
+    own = next(p["user_id"] for p in office if placement.college_id in p["scope"]["ids"])
+    other = next(p["user_id"] for p in office if placement.college_id not in p["scope"]["ids"])
+    instance = hall.submit("dorm_air_conditioner", student)
+    task = hall.open_tasks(instance["instance_id"])[0]
+    with pytest.raises(NotAuthorizedError):
+        service.act_on_task(other, task["task_id"], "remind", {})
+    reminded = service.act_on_task(own, task["task_id"], "remind", {}).body
+    assert reminded["events"][0]["actor_role"] == "supervisor"
+    hall.service.clock.now += timedelta(hours=1)  # type: ignore[attr-defined]
+    for office_wide in ("student_affairs", "leadership"):
+        service.act_on_task(people.persona(office_wide), task["task_id"], "remind", {})
+        hall.service.clock.now += timedelta(hours=1)  # type: ignore[attr-defined]

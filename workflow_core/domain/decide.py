@@ -67,7 +67,9 @@ from workflow_core.errors import (
 
 MAX_TEXT = 2000
 REMIND_INTERVAL = timedelta(hours=1)
-# Offices that may urge (催办) any task of their people without being the applicant.
+# Offices that may urge (催办) any task of their people without being the applicant; who
+# "their people" are (a college office: its college; 学工部, 研究生院, leaders: everyone) is
+# the context's `supervises`.
 SUPERVISING_ROLES = frozenset(
     {Role.COLLEGE_OFFICE, Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL, Role.LEADERSHIP}
 )
@@ -100,6 +102,8 @@ class DecisionContext:
     assign: Callable[[Node], Assignment]
     person_exists: Callable[[str], bool]
     campaign: CampaignState | None = None
+    # Whether one of the actor's supervising offices looks after this applicant (催办 scope).
+    supervises: Callable[[str], bool] = lambda _applicant: False
 
 
 def decide(state: InstanceState, command: InstanceCommand, ctx: DecisionContext) -> list[Event]:
@@ -410,8 +414,12 @@ def _remind(state: InstanceState, cmd: Remind, ctx: DecisionContext) -> list[Eve
     if task is None:
         raise NotFoundError(f"task {cmd.task_id} does not exist")
     is_applicant = ctx.actor.person_id == state.applicant_id
-    if not is_applicant and not (ctx.actor.roles & SUPERVISING_ROLES):
-        raise NotAuthorizedError("only the applicant or a supervising office may remind (催办)")
+    if not is_applicant and not (
+        ctx.actor.roles & SUPERVISING_ROLES and ctx.supervises(state.applicant_id)
+    ):
+        raise NotAuthorizedError(
+            "only the applicant or an office that looks after them may remind (催办)"
+        )
     _require_open(task)
     _check_text("message", cmd.message, required=False)
     if task.last_reminded_at is not None and ctx.now - task.last_reminded_at < REMIND_INTERVAL:

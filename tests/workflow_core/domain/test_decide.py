@@ -223,6 +223,7 @@ class Run:
         self.events: list[Event] = []
         self.now = now
         self.campaign: CampaignState | None = None
+        self.supervised: set[str] = {"s-001", "g-001"}  # whom the supervising offices look after
 
     def ctx(self, actor: Actor) -> DecisionContext:
         return DecisionContext(
@@ -232,6 +233,7 @@ class Run:
             assign=self.assign,
             person_exists=lambda person: person in PEOPLE,
             campaign=self.campaign,
+            supervises=self.supervised.__contains__,
         )
 
     def do(self, actor: Actor, command: InstanceCommand) -> list[Event]:
@@ -668,6 +670,8 @@ def test_remind_is_for_the_applicant_or_a_supervising_office_once_an_hour() -> N
     for actor in (OTHER_STUDENT, STRANGER, COUNSELLOR, MONITOR):
         run.refused(actor, Remind(task.task_id), NotAuthorizedError)
     run.refused(STUDENT, Remind("i1-t42"), NotFoundError)
+    run.supervised = set()  # an office of another college
+    run.refused(COLLEGE_OFFICE, Remind(task.task_id), NotAuthorizedError)
 
 
 def test_comments_come_from_participants() -> None:
