@@ -7,6 +7,7 @@ proves it over long random command sequences.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -181,7 +182,14 @@ def _insert_batches(
 def _upsert(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
 ) -> None:
-    dialect = conn.dialect.name
+    statement = _upsert_statement(conn.dialect.name, table, tuple(keys))
+    conn.execute(statement, list(rows))
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    """The INSERT … ON CONFLICT DO UPDATE for `table`, built once: building it on every command
+    (its `excluded` columns above all) cost more than running it."""
     if dialect == "postgresql":
         stmt: Any = postgresql.insert(table)
     elif dialect == "sqlite":
@@ -189,4 +197,4 @@ def _upsert(
     else:  # pragma: no cover - make_engine admits only these two
         raise RuntimeError(f"unsupported dialect {dialect}")
     updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
