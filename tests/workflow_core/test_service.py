@@ -448,6 +448,14 @@ def test_a_refused_command_writes_nothing(hall: Hall, counts: Callable[[], dict[
             ),
         ),
         (
+            FormValidationError,
+            lambda k: service.open_campaign(
+                people.persona("student_affairs"),
+                {**_campaign_body(hall), "campaign_id": "c-long", "holiday": "寒" * 40},
+                idempotency_key=k,
+            ),
+        ),
+        (
             NotAuthorizedError,
             lambda k: service.remind_students(
                 monitor, "winter-2026", {"student_ids": [outsider]}, idempotency_key=k

@@ -66,6 +66,7 @@ from workflow_core.errors import (
 )
 
 MAX_TEXT = 2000
+MAX_HOLIDAY = 32  # a holiday's name is a short label (the campaigns table keeps 32 characters)
 REMIND_INTERVAL = timedelta(hours=1)
 # Offices that may urge (催办) any task of their people without being the applicant; who
 # "their people" are (a college office: its college; 学工部, 研究生院, leaders: everyone) is
@@ -556,6 +557,8 @@ def _open_campaign(state: CampaignState, cmd: OpenCampaign, ctx: CampaignContext
         fields["process_key"] = "must name a campaign-based service"
     if not cmd.title.strip():
         fields["title"] = "required"
+    if not cmd.holiday.strip() or len(cmd.holiday.strip()) > MAX_HOLIDAY:
+        fields["holiday"] = f"1–{MAX_HOLIDAY} characters (寒假, 暑假, 国庆, …)"
     if cmd.deadline <= cmd.opens_at:
         fields["deadline"] = "must be after opens_at"
     allowed = {Audience.UNDERGRADUATE.value, Audience.GRADUATE.value}
@@ -571,7 +574,7 @@ def _open_campaign(state: CampaignState, cmd: OpenCampaign, ctx: CampaignContext
             campaign_id=cmd.campaign_id,
             process_key=cmd.process_key,
             title=cmd.title.strip(),
-            holiday=cmd.holiday,
+            holiday=cmd.holiday.strip(),
             opens_at=cmd.opens_at,
             deadline=cmd.deadline,
             audience=tuple(cmd.audience),

@@ -790,10 +790,14 @@ def test_opening_a_campaign() -> None:
     for actor in (COUNSELLOR, MONITOR, COLLEGE_OFFICE, STUDENT):
         with pytest.raises(NotAuthorizedError):
             decide_campaign(CampaignState("c"), open_command(), campaign_ctx(actor))
-    bad = open_command(title=" ", deadline=OPENS, audience=("staff",))
+    bad = open_command(title=" ", deadline=OPENS, audience=("staff",), holiday="寒" * 33)
     with pytest.raises(FormValidationError) as caught:
         decide_campaign(CampaignState("c"), bad, ctx)
-    assert set(caught.value.fields) == {"title", "deadline", "audience"}
+    assert set(caught.value.fields) == {"title", "deadline", "audience", "holiday"}
+    with pytest.raises(FormValidationError) as caught:
+        decide_campaign(CampaignState("c"), open_command(holiday=" "), ctx)
+    assert set(caught.value.fields) == {"holiday"}
+    assert decide_campaign(CampaignState("c"), open_command(holiday="寒" * 32), ctx)
     museum = campaign_ctx(STUDENT_AFFAIRS, definition=CATALOG.get("museum_booking"))
     with pytest.raises(FormValidationError) as caught:
         decide_campaign(CampaignState("c"), open_command(process_key="museum_booking"), museum)
