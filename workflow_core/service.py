@@ -115,6 +115,8 @@ class WorkflowService:
     def actor(self, user_id: str, at: datetime | None = None) -> Actor:
         """The caller as the directory knows them; UnknownUserError for strangers."""
         at = at or self.clock()
+        if not isinstance(user_id, str) or len(user_id) > MAX_ID or _unstorable(user_id):
+            raise UnknownUserError("unknown user")
         person = self.directory.person(user_id, at)
         if person is None:
             raise UnknownUserError(f"unknown user {user_id!r}")
@@ -138,6 +140,20 @@ class WorkflowService:
         definition = self.catalog.get(process_key)
         if not isinstance(form, dict):
             raise FormValidationError("the form must be a JSON object", {"form": "not an object"})
+        _check_storable("form", form)
+        if campaign_id is not None and (
+            not isinstance(campaign_id, str) or not CAMPAIGN_ID.match(campaign_id)
+        ):
+            raise FormValidationError(
+                "campaign_id is not a campaign id",
+                {"campaign_id": "3–64 lower-case letters, digits and dashes"},
+            )
+        if instance_id is not None and (
+            len(instance_id) > MAX_ID or not instance_id.isprintable() or _unstorable(instance_id)
+        ):
+            raise FormValidationError(
+                "instance_id is not usable", {"instance_id": f"1–{MAX_ID} printable characters"}
+            )
         new_id = instance_id or uuid.uuid4().hex
         fingerprint = _fingerprint("submit", process_key, form, campaign_id)
 
@@ -162,6 +178,8 @@ class WorkflowService:
         occurred_at: datetime | None = None,
     ) -> CommandResult:
         """view / approve / reject / return / reassign / remind one task."""
+        _check_id("task", task_id)
+        _check_storable("", body)
         command = _task_command(task_id, action, body)
         instance_id = self._instance_of_task(task_id)
         fingerprint = _fingerprint(action, task_id, dict(body))
@@ -186,6 +204,8 @@ class WorkflowService:
         occurred_at: datetime | None = None,
     ) -> CommandResult:
         """withdraw / resubmit / comment on an instance."""
+        _check_id("instance", instance_id)
+        _check_storable("", body)
         command = _instance_command(action, body)
         fingerprint = _fingerprint(action, instance_id, dict(body))
         return self._run(
@@ -280,6 +300,7 @@ class WorkflowService:
         idempotency_key: str | None = None,
         occurred_at: datetime | None = None,
     ) -> CommandResult:
+        _check_storable("", body)
         command = _open_campaign_command(body)
         definition = None
         try:
@@ -306,6 +327,8 @@ class WorkflowService:
         occurred_at: datetime | None = None,
     ) -> CommandResult:
         """Remind students who have not registered yet (催办), within the caller's scope."""
+        _check_id("campaign", campaign_id)
+        _check_storable("", body)
         ids = body.get("student_ids")
         if not isinstance(ids, list) or not all(isinstance(s, str) for s in ids):
             raise FormValidationError(
@@ -380,6 +403,7 @@ class WorkflowService:
 
     def get_instance(self, user_id: str, instance_id: str) -> dict[str, Any]:
         actor = self.actor(user_id)
+        _check_id("instance", instance_id)
         with self.engine.connect() as conn:
             row = (
                 conn.execute(select(instances).where(instances.c.instance_id == instance_id))
@@ -396,6 +420,7 @@ class WorkflowService:
 
     def get_events(self, user_id: str, instance_id: str) -> list[dict[str, Any]]:
         actor = self.actor(user_id)
+        _check_id("instance", instance_id)
         with self.engine.connect() as conn:
             stored = event_store.load_stream(conn, instance_id)
             task_rows = list(
@@ -730,3 +755,42 @@ def _check_idempotency_key(key: str | None) -> None:
 def _fingerprint(*parts: object) -> str:
     canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+MAX_ID = 64
+
+
+def _check_id(kind: str, value: object) -> str:
+    """An id from a path or a trusted caller: a short printable string, or it names nothing."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID + 16:
+        raise NotFoundError(f"{kind} {str(value)[:80]!r} does not exist")
+    if not value.isprintable() or _unstorable(value):
+        raise NotFoundError(f"{kind} {value[:80]!r} does not exist")
+    return value
+
+
+def _check_storable(name: str, value: object) -> None:
+    """Refuse text that neither database can store: NUL characters and lone surrogates."""
+    if isinstance(value, str):
+        if _unstorable(value):
+            raise FormValidationError(
+                f"{name} contains characters that cannot be stored",
+                {name: "no NUL characters or unpaired surrogates"},
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_storable(f"{name}.{key}" if name else str(key), key)
+            _check_storable(f"{name}.{key}" if name else str(key), item)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_storable(f"{name}[{index}]", item)
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1146,11 +1146,6 @@ def test_fuzz_post_routes_never_answer_500(
         assert_error(response, response.status_code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: OpenCampaign.holiday is not length-checked; campaigns.holiday is "
-    "VARCHAR(32), so PostgreSQL raises DataError (500) and SQLite stores it (201)",
-)
 def test_open_campaign_with_an_overlong_holiday_is_refused(
     client: FlaskClient, service: WorkflowService, personas: Personas
 ) -> None:
