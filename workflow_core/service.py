@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow_core.catalog.loader import Catalog
@@ -46,6 +46,7 @@ from workflow_core.domain.decide import (
     DecisionContext,
     decide,
     decide_campaign,
+    instance_of_task,
 )
 from workflow_core.domain.events import CampaignOpened, Submitted
 from workflow_core.domain.evolve import evolve, evolve_campaign, fold, fold_campaign
@@ -181,7 +182,7 @@ class WorkflowService:
         _check_id("task", task_id)
         _check_storable("", body)
         command = _task_command(task_id, action, body)
-        instance_id = self._instance_of_task(task_id)
+        instance_id = instance_of_task(task_id)
         fingerprint = _fingerprint(action, task_id, dict(body))
         return self._run(
             user_id,
@@ -246,7 +247,9 @@ class WorkflowService:
                 raise NotFoundError(f"instance {instance_id} does not exist")
             state = fold(instance_id, (s.event for s in loaded))
             if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
-                raise NotFoundError(f"instance {instance_id} does not exist")
+                task_id = getattr(command, "task_id", None)
+                missing = f"task {task_id}" if task_id else f"instance {instance_id}"
+                raise NotFoundError(f"{missing} does not exist")
             if definition is None:
                 definition = self._definition_of(state.process_key, state.process_version)
             campaign = None
@@ -287,7 +290,7 @@ class WorkflowService:
                 "events": [event_view(s) for s in stored],
             }
             if idempotency_key is not None:
-                self._store_answer(conn, user_id, idempotency_key, body)
+                self._store_answer(conn, user_id, idempotency_key, fingerprint, now, body)
             return CommandResult(body)
 
     # --- campaigns (假期去向登记) --------------------------------------------------------------
@@ -396,7 +399,7 @@ class WorkflowService:
                 "events": [event_view(s) for s in stored],
             }
             if idempotency_key is not None:
-                self._store_answer(conn, user_id, idempotency_key, body)
+                self._store_answer(conn, user_id, idempotency_key, fingerprint, now, body)
             return CommandResult(body)
 
     # --- queries -----------------------------------------------------------------------------
@@ -555,15 +558,6 @@ class WorkflowService:
             return
         raise NotAuthorizedError(f"{actor.person_id} may not read {instance_id}")
 
-    def _instance_of_task(self, task_id: str) -> str:
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(tasks.c.instance_id).where(tasks.c.task_id == task_id)
-            ).scalar()
-        if found is None:
-            raise NotFoundError(f"task {task_id} does not exist")
-        return str(found)
-
     def _previous_registration(
         self, conn: Connection, campaign_id: str | None, applicant_id: str
     ) -> str | None:
@@ -601,24 +595,27 @@ class WorkflowService:
     def _claim_key(
         self, conn: Connection, user_id: str, key: str, fingerprint: str, now: datetime
     ) -> dict[str, Any] | None:
-        """The stored answer for a retried key, or None after claiming the key for this run.
+        """The stored answer for a retried key, or None when this run is the first.
 
-        The claim is an insert, so a concurrent twin on PostgreSQL waits on it and then sees
-        the first answer, instead of running the command twice.
+        On PostgreSQL the key is claimed at once with an insert, so a concurrent twin waits on
+        it and then sees the first answer instead of running the command again. SQLite runs one
+        writer at a time (BEGIN IMMEDIATE), so no twin can interleave: the answer is inserted
+        at the end, in the same transaction.
         """
         existing = self._stored_answer(conn, user_id, key, fingerprint)
-        if existing is not None:
+        if existing is not None or conn.dialect.name != "postgresql":
             return existing
         try:
             with conn.begin_nested():
                 conn.execute(
-                    idempotency_keys.insert().values(
-                        actor_id=user_id,
-                        idempotency_key=key,
-                        request_hash=fingerprint,
-                        response={},
-                        created_at=now,
-                    )
+                    _INSERT_KEY,
+                    {
+                        "actor_id": user_id,
+                        "idempotency_key": key,
+                        "request_hash": fingerprint,
+                        "response": {},
+                        "created_at": now,
+                    },
                 )
         except IntegrityError:
             existing = self._stored_answer(conn, user_id, key, fingerprint)
@@ -630,14 +627,7 @@ class WorkflowService:
     def _stored_answer(
         self, conn: Connection, user_id: str, key: str, fingerprint: str
     ) -> dict[str, Any] | None:
-        row = conn.execute(
-            select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
-                and_(
-                    idempotency_keys.c.actor_id == user_id,
-                    idempotency_keys.c.idempotency_key == key,
-                )
-            )
-        ).first()
+        row = conn.execute(_SELECT_KEY, {"actor_id": user_id, "idempotency_key": key}).first()
         if row is None:
             return None
         if row.request_hash != fingerprint:
@@ -646,17 +636,49 @@ class WorkflowService:
             )
         return dict(row.response)
 
-    def _store_answer(self, conn: Connection, user_id: str, key: str, body: dict[str, Any]) -> None:
-        conn.execute(
-            update(idempotency_keys)
-            .where(
-                and_(
-                    idempotency_keys.c.actor_id == user_id,
-                    idempotency_keys.c.idempotency_key == key,
-                )
+    def _store_answer(
+        self,
+        conn: Connection,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        body: dict[str, Any],
+    ) -> None:
+        if conn.dialect.name == "postgresql":  # claimed by _claim_key
+            conn.execute(
+                _UPDATE_KEY, {"b_actor_id": user_id, "b_idempotency_key": key, "response": body}
             )
-            .values(response=body)
-        )
+        else:
+            conn.execute(
+                _INSERT_KEY,
+                {
+                    "actor_id": user_id,
+                    "idempotency_key": key,
+                    "request_hash": fingerprint,
+                    "response": body,
+                    "created_at": now,
+                },
+            )
+
+
+# Built once: constructing and cache-keying a statement per command costs more than running it.
+_KEY_MATCHES = and_(
+    idempotency_keys.c.actor_id == bindparam("actor_id"),
+    idempotency_keys.c.idempotency_key == bindparam("idempotency_key"),
+)
+_SELECT_KEY = select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+    _KEY_MATCHES
+)
+_INSERT_KEY = idempotency_keys.insert()
+_UPDATE_KEY = (
+    update(idempotency_keys)
+    .where(
+        idempotency_keys.c.actor_id == bindparam("b_actor_id"),
+        idempotency_keys.c.idempotency_key == bindparam("b_idempotency_key"),
+    )
+    .values(response=bindparam("response"))
+)
 
 
 # --- request bodies to commands ---------------------------------------------------------------

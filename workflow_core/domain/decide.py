@@ -215,7 +215,7 @@ def _activate_from(state: InstanceState, first_step: int, ctx: DecisionContext) 
                     occurred_at=ctx.now,
                     actor_id=ctx.actor.person_id,
                     actor_role=ActorRole.SYSTEM,
-                    task=f"{state.instance_id}-t{len(state.tasks) + offset + 1}",
+                    task=task_id_of(state.instance_id, len(state.tasks) + offset + 1),
                     node=node.key,
                     department=assignment.department_id,
                     assignees=assignees,
@@ -232,6 +232,19 @@ def _activate_from(state: InstanceState, first_step: int, ctx: DecisionContext) 
             outcome="approved",
         )
     ]
+
+
+def task_id_of(instance_id: str, number: int) -> str:
+    """Task ids name their instance: `<instance id>-t<n>`, n counting the instance's tasks."""
+    return f"{instance_id}-t{number}"
+
+
+def instance_of_task(task_id: str) -> str:
+    """The instance a task id belongs to; NotFoundError for an id no task could have."""
+    instance_id, sep, number = task_id.rpartition("-t")
+    if not sep or not instance_id or not number.isdigit():
+        raise NotFoundError(f"task {task_id} does not exist")
+    return instance_id
 
 
 # --- decisions on tasks ---------------------------------------------------------------------

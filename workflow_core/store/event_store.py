@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from workflow_core.domain.events import Event, StoredEvent
@@ -36,10 +36,16 @@ APPEND_LOCK_KEY = 0x70_6E_67_62  # arbitrary, constant: the advisory lock that o
 STREAM_LOCK_NAMESPACE = 0x7374
 
 
+# Built once: constructing and cache-keying the statement per command costs more than running it.
+_LOAD_STREAM = (
+    select(events)
+    .where(events.c.stream_id == bindparam("stream_id"))
+    .order_by(events.c.stream_version)
+)
+
+
 def load_stream(conn: Connection, stream_id: str) -> list[StoredEvent]:
-    rows = conn.execute(
-        select(events).where(events.c.stream_id == stream_id).order_by(events.c.stream_version)
-    ).mappings()
+    rows = conn.execute(_LOAD_STREAM, {"stream_id": stream_id}).mappings()
     return [from_row(row) for row in rows]
 
 
