@@ -656,9 +656,9 @@ def test_placement_matches_the_membership_in_effect(
 
 
 @pytest.mark.postgres
-def test_survives_the_server_dropping_its_connections(postgres_business_url: str) -> None:
+def test_survives_the_server_dropping_its_connections(pg_schema_url: str) -> None:
     application = f"directory_test_{uuid.uuid4().hex[:8]}"
-    url = make_url(postgres_business_url).update_query_dict({"application_name": application})
+    url = make_url(pg_schema_url).update_query_dict({"application_name": application})
     engine = make_engine(url.render_as_string(hide_password=False))
     business_metadata.create_all(engine)
     seed(engine)
