@@ -229,15 +229,7 @@ class WorkflowService:
         fingerprint: str,
         occurred_at: datetime | None,
     ) -> CommandResult:
-        _check_idempotency_key(idempotency_key)
-        now = occurred_at or self.clock()
-        actor = self.actor(user_id, now)
-        with self.engine.begin() as conn:
-            if idempotency_key is not None:
-                replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
-                if replay is not None:
-                    return CommandResult(replay, replayed=True)
-            event_store.lock_stream(conn, instance_id)
+        def work(conn: Connection, actor: Actor, now: datetime) -> dict[str, Any]:
             command = make_command(conn)
             loaded = event_store.load_stream(conn, instance_id)
             if loaded and loaded[0].event.TYPE != Submitted.TYPE:
@@ -250,8 +242,7 @@ class WorkflowService:
                 task_id = getattr(command, "task_id", None)
                 missing = f"task {task_id}" if task_id else f"instance {instance_id}"
                 raise NotFoundError(f"{missing} does not exist")
-            if definition is None:
-                definition = self._definition_of(state.process_key, state.process_version)
+            process = definition or self._definition_of(state.process_key, state.process_version)
             campaign = None
             if isinstance(command, Submit) and command.campaign_id is not None:
                 campaign = self._campaign_state(conn, command.campaign_id)
@@ -259,7 +250,7 @@ class WorkflowService:
             ctx = DecisionContext(
                 actor=actor,
                 now=now,
-                definition=definition,
+                definition=process,
                 assign=self._assigner(applicant_id, now),
                 person_exists=lambda pid: self.directory.person(pid, now) is not None,
                 campaign=campaign,
@@ -277,21 +268,21 @@ class WorkflowService:
                 stream_type="instance",
                 expected_version=state.version,
                 new_events=new_events,
-                process_key=definition.key,
-                process_version=definition.version,
+                process_key=process.key,
+                process_version=process.version,
                 recorded_at=self.clock(),
             )
             body = {
                 "instance": instance_view(
                     instance_row(after),
                     [task_row(instance_id, t) for t in after.tasks],
-                    definition,
+                    process,
                 ),
                 "events": [event_view(s) for s in stored],
             }
-            if idempotency_key is not None:
-                self._store_answer(conn, user_id, idempotency_key, fingerprint, now, body)
-            return CommandResult(body)
+            return body
+
+        return self._transact(user_id, instance_id, idempotency_key, fingerprint, occurred_at, work)
 
     # --- campaigns (假期去向登记) --------------------------------------------------------------
 
@@ -360,15 +351,7 @@ class WorkflowService:
         fingerprint: str,
         occurred_at: datetime | None,
     ) -> CommandResult:
-        _check_idempotency_key(idempotency_key)
-        now = occurred_at or self.clock()
-        actor = self.actor(user_id, now)
-        with self.engine.begin() as conn:
-            if idempotency_key is not None:
-                replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
-                if replay is not None:
-                    return CommandResult(replay, replayed=True)
-            event_store.lock_stream(conn, campaign_id)
+        def work(conn: Connection, actor: Actor, now: datetime) -> dict[str, Any]:
             loaded = event_store.load_stream(conn, campaign_id)
             if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
                 raise BusinessRuleError(f"{campaign_id} is not a campaign")
@@ -398,6 +381,31 @@ class WorkflowService:
                 "campaign": campaign_view(campaign_row(state)),
                 "events": [event_view(s) for s in stored],
             }
+            return body
+
+        return self._transact(user_id, campaign_id, idempotency_key, fingerprint, occurred_at, work)
+
+    def _transact(
+        self,
+        user_id: str,
+        stream_id: str,
+        idempotency_key: str | None,
+        fingerprint: str,
+        occurred_at: datetime | None,
+        work: Callable[[Connection, Actor, datetime], dict[str, Any]],
+    ) -> CommandResult:
+        """The frame of every command: who asks, one transaction, the idempotency key claimed
+        first and the answer stored last, and the stream held against concurrent commands."""
+        _check_idempotency_key(idempotency_key)
+        now = occurred_at or self.clock()
+        actor = self.actor(user_id, now)
+        with self.engine.begin() as conn:
+            if idempotency_key is not None:
+                replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
+                if replay is not None:
+                    return CommandResult(replay, replayed=True)
+            event_store.lock_stream(conn, stream_id)
+            body = work(conn, actor, now)
             if idempotency_key is not None:
                 self._store_answer(conn, user_id, idempotency_key, fingerprint, now, body)
             return CommandResult(body)
