@@ -113,6 +113,10 @@ def decide(state: InstanceState, command: InstanceCommand, ctx: DecisionContext)
         return _submit(state, command, ctx)
     if state.status is InstanceStatus.NEW:
         raise NotFoundError(f"instance {state.instance_id} does not exist")
+    if state.status is InstanceStatus.IMPORTED:
+        raise BusinessRuleError(
+            f"instance {state.instance_id} is an imported historical case: it takes no commands"
+        )
     match command:
         case ViewTask():
             return _view(state, command, ctx)

@@ -20,6 +20,7 @@ class ActorRole:
     SYSTEM = "system"
     SUPERVISOR = "supervisor"  # an office that reminds (催办) without being an assignee
     ORGANISER = "organiser"  # whoever runs a whereabouts campaign
+    RESOURCE = "resource"  # whoever did an activity in an imported, externally recorded log
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +215,50 @@ class CampaignReminded(Event):
     message: str = ""
 
 
+# --- imported events (real, externally recorded event logs: `tongban import-log`) -----------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseImported(Event):
+    """The first event of an imported case: where it came from and its case attributes.
+
+    `occurred_at` is the time of the case's earliest activity; `import_key` is
+    `"<process_key>:<sha256 of the file>"`, so the process key is the part before the colon.
+    """
+
+    TYPE: ClassVar[str] = "case_imported"
+    case_id: str
+    attributes: dict[str, Any]
+    source: str
+    source_sha256: str
+    import_key: str
+
+    @property
+    def process_key(self) -> str:
+        return self.import_key.partition(":")[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Activity(Event):
+    """One recorded event of an imported case: the resource (`actor_id`) did `activity`.
+
+    `sequence` is the event's 0-based position within its case in the file (equal timestamps
+    keep the file's order); `lifecycle` is XES `lifecycle:transition` when the log has it; the
+    group (org:group) is the envelope's `department_id`.
+    """
+
+    TYPE: ClassVar[str] = "activity"
+    activity: str
+    sequence: int
+    lifecycle: str | None = None
+    attributes: dict[str, Any]
+    group: str | None = None
+
+    @property
+    def department_id(self) -> str | None:
+        return self.group
+
+
 TERMINAL_EVENT_TYPES = frozenset({Completed.TYPE, Withdrawn.TYPE})
 
 INSTANCE_EVENT_TYPES: dict[str, type[Event]] = {
@@ -239,7 +284,13 @@ CAMPAIGN_EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls for cls in (CampaignOpened, CampaignReminded)
 }
 
-EVENT_TYPES: dict[str, type[Event]] = {**INSTANCE_EVENT_TYPES, **CAMPAIGN_EVENT_TYPES}
+IMPORTED_EVENT_TYPES: dict[str, type[Event]] = {cls.TYPE: cls for cls in (CaseImported, Activity)}
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    **INSTANCE_EVENT_TYPES,
+    **CAMPAIGN_EVENT_TYPES,
+    **IMPORTED_EVENT_TYPES,
+}
 
 
 @dataclass(frozen=True)

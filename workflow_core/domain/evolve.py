@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from workflow_core.domain.events import (
+    Activity,
     Approved,
     CampaignOpened,
     CampaignReminded,
+    CaseImported,
     Commented,
     Completed,
     Event,
@@ -95,6 +97,27 @@ def evolve(state: InstanceState, event: Event) -> InstanceState:
             )
         case Commented():
             return state
+        case CaseImported():
+            return replace(
+                state,
+                status=InstanceStatus.IMPORTED,
+                process_key=event.process_key,
+                process_version=1,
+                form=dict(event.attributes),
+                submitted_at=event.occurred_at,
+                closed_at=event.occurred_at,
+            )
+        case Activity():
+            # A log's file order need not be time order: the case spans its earliest to its
+            # latest activity, whatever order they come in.
+            first = state.submitted_at
+            last = state.closed_at
+            return replace(
+                state,
+                submitted_at=event.occurred_at if first is None else min(first, event.occurred_at),
+                closed_at=event.occurred_at if last is None else max(last, event.occurred_at),
+                updated_at=event.occurred_at if last is None else max(last, event.occurred_at),
+            )
     raise TypeError(f"not an instance event: {type(event).__name__}")
 
 

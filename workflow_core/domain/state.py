@@ -10,6 +10,9 @@ Instance states (a documented enum; arrows are the only transitions):
     in_progress|returned --withdraw-------------------> withdrawn              [terminal]
 
 A process without approval nodes (假期去向登记) goes from submit straight to completed/approved.
+An imported case (a real, externally recorded log: `tongban import-log`) is `imported` from its
+first event on and stays so: a closed historical record that takes no commands, has no tasks
+and no applicant (`applicant_id` ""; the log's resources are the events' actors).
 Tasks: open --approve/reject/return--> decided;
        open --a sibling rejects or returns, or a withdrawal--> cancelled.
 """
@@ -28,10 +31,11 @@ class InstanceStatus(StrEnum):
     RETURNED = "returned"
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
+    IMPORTED = "imported"
 
     @property
     def terminal(self) -> bool:
-        return self in (InstanceStatus.COMPLETED, InstanceStatus.WITHDRAWN)
+        return self in (InstanceStatus.COMPLETED, InstanceStatus.WITHDRAWN, InstanceStatus.IMPORTED)
 
 
 class TaskStatus(StrEnum):

@@ -2,8 +2,9 @@
 
 `events` is the one source of truth. `instances`, `tasks`, `inbox` and `campaigns` are
 projections, rebuilt from the events at will; `idempotency_keys` remembers each command's first
-answer. Alembic migrations (`workflow_core/store/migrations`) create exactly these tables, and a
-test compares the migrated database with this metadata.
+answer; `log_imports` remembers each imported event log (`tongban import-log`). Alembic
+migrations (`workflow_core/store/migrations`) create exactly these tables, and a test compares the
+migrated database with this metadata.
 """
 
 from __future__ import annotations
@@ -158,6 +159,21 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("response", _json(), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One row per imported event log: `import_key` is "<process_key>:<sha256 of the file>". A process
+# key belongs to one log; the same log under another key is another process.
+log_imports = Table(
+    "log_imports",
+    metadata,
+    Column("import_key", String(128), primary_key=True),
+    Column("process_key", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Index("ix_log_imports_process_key", "process_key", unique=True),
 )
 
 PROJECTION_TABLES = (instances, tasks, inbox, campaigns)

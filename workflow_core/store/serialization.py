@@ -14,6 +14,7 @@ from typing import Any
 
 from workflow_core.domain.events import (
     EVENT_TYPES,
+    Activity,
     CampaignOpened,
     Event,
     StoredEvent,
@@ -25,6 +26,8 @@ SCHEMA_VERSION = 1
 # Fields that live in the envelope columns rather than in the payload.
 _ENVELOPE = {"occurred_at", "actor_id", "actor_role"}
 _TASK_COLUMNS = {"task": "task_id", "node": "node_key", "department": "department_id"}
+# An imported activity's group (org:group) is the envelope's department.
+_ACTIVITY_COLUMNS = {"group": "department_id"}
 _DATETIME_FIELDS = {"opens_at", "deadline"}
 _TUPLE_FIELDS = {"assignees", "audience", "student_ids"}
 
@@ -45,7 +48,11 @@ def to_row(
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     for f in dataclasses.fields(event):
-        if f.name in _ENVELOPE or (isinstance(event, TaskEvent) and f.name in _TASK_COLUMNS):
+        if (
+            f.name in _ENVELOPE
+            or (isinstance(event, TaskEvent) and f.name in _TASK_COLUMNS)
+            or (isinstance(event, Activity) and f.name in _ACTIVITY_COLUMNS)
+        ):
             continue
         value = getattr(event, f.name)
         if isinstance(value, datetime):
@@ -87,6 +94,9 @@ def from_row(row: Mapping[Any, Any]) -> StoredEvent:
     }
     if issubclass(cls, TaskEvent):
         for name, column in _TASK_COLUMNS.items():
+            kwargs[name] = row[column]
+    elif cls is Activity:
+        for name, column in _ACTIVITY_COLUMNS.items():
             kwargs[name] = row[column]
     for name, value in payload.items():
         if name in _DATETIME_FIELDS and isinstance(value, str):

@@ -14,10 +14,12 @@ from sqlalchemy.exc import DBAPIError
 
 from workflow_core.domain.events import (
     EVENT_TYPES,
+    Activity,
     ActorRole,
     Approved,
     CampaignOpened,
     CampaignReminded,
+    CaseImported,
     Commented,
     Completed,
     Event,
@@ -113,14 +115,36 @@ CAMPAIGN_EVENTS: list[Event] = [
         message="请登记",
     ),
 ]
+IMPORTED_EVENTS: list[Event] = [
+    CaseImported(
+        **at(0),
+        actor_role=ActorRole.RESOURCE,
+        case_id="case-10011",
+        attributes={"case:channel": "Internet", "AMOUNT_REQ": 20000, "nested": {"a": [1.5]}},
+        source="receipt.csv",
+        source_sha256="ab" * 32,
+        import_key="receipt:" + "ab" * 32,
+    ),
+    Activity(
+        **at(1),
+        actor_role=ActorRole.RESOURCE,
+        activity="Confirmation of receipt",
+        sequence=0,
+        lifecycle="complete",
+        attributes={"concept:instance": "task-42933"},
+        group="Group 1",
+    ),
+    Activity(**at(1), actor_role=ActorRole.RESOURCE, activity="T02", sequence=1, attributes={}),
+]
 
 
 def append(engine: Engine, stream_id: str, new: list[Event], expected: int = 0) -> None:
+    kind = {CampaignOpened: "campaign", CaseImported: "imported"}.get(type(new[0]), "instance")
     with engine.begin() as conn:
         event_store.append(
             conn,
             stream_id=stream_id,
-            stream_type="campaign" if isinstance(new[0], CampaignOpened) else "instance",
+            stream_type=kind,
             expected_version=expected,
             new_events=new,
             process_key="dorm_air_conditioner",
@@ -190,23 +214,27 @@ def test_the_migrated_schema_is_the_metadata(store_engine: Engine) -> None:
 
 
 def test_every_event_type_is_covered_here() -> None:
-    covered = {e.TYPE for e in INSTANCE_EVENTS + CAMPAIGN_EVENTS}
+    covered = {e.TYPE for e in INSTANCE_EVENTS + CAMPAIGN_EVENTS + IMPORTED_EVENTS}
     assert covered == set(EVENT_TYPES)
 
 
 def test_every_event_type_round_trips_through_the_database(store_engine: Engine) -> None:
     append(store_engine, "i1", INSTANCE_EVENTS)
     append(store_engine, "winter-2026", CAMPAIGN_EVENTS)
+    append(store_engine, "imp-receipt-0123456789abcdef", IMPORTED_EVENTS)
     with store_engine.connect() as conn:
         instance = event_store.load_stream(conn, "i1")
         campaign = event_store.load_stream(conn, "winter-2026")
+        imported = event_store.load_stream(conn, "imp-receipt-0123456789abcdef")
         feed = event_store.read_since(conn, 0)
         high = event_store.high_water_mark(conn)
     assert [s.event for s in instance] == INSTANCE_EVENTS
     assert [s.event for s in campaign] == CAMPAIGN_EVENTS
+    assert [s.event for s in imported] == IMPORTED_EVENTS
+    assert [r["department_id"] for r in all_rows(store_engine)[-2:]] == ["Group 1", None]
     assert [s.stream_version for s in instance] == list(range(1, len(INSTANCE_EVENTS) + 1))
     assert [s.event_id for s in feed] == sorted(s.event_id for s in feed)
-    assert high == feed[-1].event_id == len(INSTANCE_EVENTS) + len(CAMPAIGN_EVENTS)
+    assert high == feed[-1].event_id == len(INSTANCE_EVENTS + CAMPAIGN_EVENTS + IMPORTED_EVENTS)
     assert instance[0].recorded_at == T0 + timedelta(minutes=1)
     assert campaign[0].process_key == "holiday_whereabouts"
     row = all_rows(store_engine)[0]
