@@ -24,7 +24,16 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience, Node, ProcessDefinition
-from workflow_core.directory.port import Assignment, Directory, Placement, Role
+from workflow_core.command_context import (
+    MAX_ID,
+    SCOPE_OF_PLACEMENT,
+    assigner,
+    definition_of,
+    resolve_actor,
+    supervision_checker,
+    unstorable,
+)
+from workflow_core.directory.port import Assignment, Directory, Role
 from workflow_core.domain.commands import (
     Approve,
     Comment,
@@ -58,7 +67,6 @@ from workflow_core.errors import (
     IdempotencyKeyReusedError,
     NotAuthorizedError,
     NotFoundError,
-    UnknownUserError,
 )
 from workflow_core.store import event_store
 from workflow_core.store.projections import (
@@ -79,15 +87,7 @@ MAX_IDEMPOTENCY_KEY = 128
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 # Roles that may read any instance (to follow up, audit or support); others see their own.
 READ_ALL_ROLES = frozenset({Role.LEADERSHIP, Role.STUDENT_AFFAIRS, Role.DATA_STAFF})
-# Offices whose supervision (催办) covers the whole university.
-_UNIVERSITY_SUPERVISORS = frozenset({Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL, Role.LEADERSHIP})
-# Which roles look after which students for campaign reminders, by scope type.
-_SCOPE_OF_PLACEMENT: dict[Role, Callable[[Placement], str | None]] = {
-    Role.CLASS_MONITOR: lambda p: p.class_id,
-    Role.COUNSELLOR: lambda p: p.class_id,
-    Role.COLLEGE_OFFICE: lambda p: p.college_id,
-    Role.RESIDENTIAL_COLLEGE_OFFICE: lambda p: p.residential_college_id,
-}
+_SCOPE_OF_PLACEMENT = SCOPE_OF_PLACEMENT
 
 
 @dataclass(frozen=True)
@@ -115,14 +115,7 @@ class WorkflowService:
 
     def actor(self, user_id: str, at: datetime | None = None) -> Actor:
         """The caller as the directory knows them; UnknownUserError for strangers."""
-        at = at or self.clock()
-        if not isinstance(user_id, str) or len(user_id) > MAX_ID or _unstorable(user_id):
-            raise UnknownUserError("unknown user")
-        person = self.directory.person(user_id, at)
-        if person is None:
-            raise UnknownUserError(f"unknown user {user_id!r}")
-        roles = frozenset(grant.role for grant in self.directory.roles(user_id, at))
-        return Actor(person_id=person.person_id, kind=person.kind, roles=roles)
+        return resolve_actor(self.directory, user_id, at or self.clock())
 
     # --- commands on instances ---------------------------------------------------------------
 
@@ -474,13 +467,7 @@ class WorkflowService:
     # --- helpers -----------------------------------------------------------------------------
 
     def _definition_of(self, process_key: str, version: int) -> ProcessDefinition:
-        definition = self.catalog.get(process_key)
-        if definition.version != version:
-            raise BusinessRuleError(
-                f"this instance runs on version {version} of {process_key}, but the catalog "
-                f"holds version {definition.version}"
-            )
-        return definition
+        return definition_of(self.catalog, process_key, version)
 
     def _definition_or_none(self, process_key: str) -> ProcessDefinition | None:
         try:
@@ -489,17 +476,7 @@ class WorkflowService:
             return None
 
     def _assigner(self, applicant_id: str, at: datetime) -> Callable[[Node], Assignment]:
-        placement = self.directory.placement(applicant_id, at)
-        if placement is None:
-            person = self.directory.person(applicant_id, at)
-            kind = person.kind if person else Audience.VISITOR
-            placement = Placement(person_id=applicant_id, kind=kind)
-        resolved = placement
-
-        def assign(node: Node) -> Assignment:
-            return self.directory.resolve(node.assignee, resolved, at)
-
-        return assign
+        return assigner(self.directory, applicant_id, at)
 
     def _campaign_state(self, conn: Connection, campaign_id: str) -> CampaignState | None:
         """The campaign's folded state; None when the id names no campaign (e.g. an instance)."""
@@ -529,29 +506,8 @@ class WorkflowService:
         return in_scope
 
     def _supervision_checker(self, user_id: str, at: datetime) -> Callable[[str], bool]:
-        """Whether the caller's supervising office looks after an applicant (催办 scope).
-
-        学工部, 研究生院 and leaders look after everyone; a college or 书院 office after the
-        people of its college or 书院 (students and staff alike). Other grants do not count.
-        """
-        grants = self.directory.roles(user_id, at)
-        if any(g.role in _UNIVERSITY_SUPERVISORS for g in grants):
-            return lambda _applicant: True
-        units = {
-            (g.role, g.scope_id)
-            for g in grants
-            if g.role in (Role.COLLEGE_OFFICE, Role.RESIDENTIAL_COLLEGE_OFFICE)
-        }
-        if not units:
-            return lambda _applicant: False
-
-        def supervises(applicant_id: str) -> bool:
-            placement = self.directory.placement(applicant_id, at)
-            if placement is None:
-                return False
-            return any(_SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in units)
-
-        return supervises
+        """Whether the caller's supervising office looks after an applicant (催办 scope)."""
+        return supervision_checker(self.directory, user_id, at)
 
     def _check_may_read(
         self,
@@ -787,9 +743,6 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-MAX_ID = 64
-
-
 def _check_id(kind: str, value: object) -> str:
     """An id from a path or a trusted caller: a short printable string, or it names nothing."""
     if not isinstance(value, str) or not value or len(value) > MAX_ID + 16:
@@ -817,10 +770,4 @@ def _check_storable(name: str, value: object) -> None:
 
 
 def _unstorable(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return unstorable(text)

@@ -1,0 +1,300 @@
+"""The batched history writer refuses what the service refuses, writes the same events, and its
+bulk projection rows equal both the live path's rows and a rebuild from the log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tests.workflow_core.conftest import People, fitting_form
+from workflow_core.catalog.loader import Catalog
+from workflow_core.catalog.model import Audience
+from workflow_core.directory.sql_directory import SqlDirectory
+from workflow_core.domain.commands import (
+    Approve,
+    InstanceCommand,
+    Reassign,
+    Reject,
+    Remind,
+    Resubmit,
+    ReturnToApplicant,
+    Submit,
+    ViewTask,
+    Withdraw,
+)
+from workflow_core.domain.state import TaskStatus
+from workflow_core.errors import (
+    ConflictError,
+    FormValidationError,
+    NotAuthorizedError,
+    NotFoundError,
+    UnknownUserError,
+    WorkflowError,
+)
+from workflow_core.service import WorkflowService
+from workflow_core.store.batch import BatchWriter
+from workflow_core.store.db import make_engine
+from workflow_core.store.migrate import upgrade
+from workflow_core.store.projections import rebuild
+from workflow_core.store.schema import PROJECTION_TABLES, events
+
+START = datetime.fromisoformat("2026-03-02T01:00:00+00:00")
+SERVICES = (
+    "enrollment_certificate",
+    "activity_application",
+    "personal_info_change",
+    "vpn_application",
+    "dorm_air_conditioner",
+    "museum_booking",
+    "graduate_status_change",
+)
+Step = tuple[str, str, InstanceCommand, datetime]
+
+
+def rows_of(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    with engine.connect() as conn:
+        return {
+            table.name: [
+                dict(r)
+                for r in conn.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+            ]
+            for table in PROJECTION_TABLES
+        }
+
+
+def event_rows(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(events).order_by(events.c.stream_id, events.c.stream_version)
+        ).mappings()
+        return [{k: v for k, v in r.items() if k not in ("event_id", "recorded_at")} for r in found]
+
+
+def run_script(
+    writer: BatchWriter, catalog: Catalog, people: People, directory: SqlDirectory
+) -> list[Step]:
+    """Submit several services and drive every task with a rotating mix of decisions."""
+    steps: list[Step] = []
+    at = START
+
+    def do(user: str, instance_id: str, command: InstanceCommand) -> None:
+        nonlocal at
+        at += timedelta(minutes=7)
+        writer.execute(user, instance_id, command, at)
+        steps.append((user, instance_id, command, at))
+
+    turn = 0
+    for index, key in enumerate(SERVICES * 2):
+        definition = catalog.get(key)
+        applicant, kind = people.applicant_for(definition)
+        form = fitting_form(definition, kind, index, at)
+        instance_id = f"batch-{index}"
+        do(applicant, instance_id, Submit(instance_id, key, form))
+        for _round in range(40):
+            state = writer.state(instance_id)
+            if state.status.terminal:
+                break
+            if state.status.value == "returned":
+                do(applicant, instance_id, Resubmit(form))
+                continue
+            for task in state.open_tasks:
+                current = writer.state(instance_id).task(task.task_id)
+                if current is None or current.status is not TaskStatus.OPEN:
+                    continue
+                who = task.assignees[0]
+                turn += 1
+                choice = turn % 17
+                if index == 9:
+                    do(who, instance_id, Reject(task.task_id, "不符合条件"))
+                    break
+                if index in (4, 12) and _round == 1:
+                    do(applicant, instance_id, Withdraw("不需要了"))
+                    break
+                if choice == 5:
+                    do(who, instance_id, ReturnToApplicant(task.task_id, "请补充材料"))
+                    break
+                if choice == 9:
+                    do(applicant, instance_id, Remind(task.task_id, "请尽快办理"))
+                if choice == 11:
+                    other = next(
+                        (
+                            p
+                            for p in people.by_kind[Audience.STAFF]
+                            if p not in task.assignees and p != applicant
+                        ),
+                        None,
+                    )
+                    if other is not None and directory.person(other, at) is not None:
+                        do(who, instance_id, Reassign(task.task_id, other, delegate=True))
+                if choice % 2 == 0:
+                    do(who, instance_id, ViewTask(task.task_id))
+                do(who, instance_id, Approve(task.task_id, "同意"))
+    # One request stays open: its tasks sit in inboxes, one of them viewed.
+    definition = catalog.get("activity_application")
+    applicant, kind = people.applicant_for(definition)
+    form = fitting_form(definition, kind, 99, at)
+    do(applicant, "batch-open", Submit("batch-open", definition.key, form))
+    task = writer.state("batch-open").open_tasks[0]
+    do(task.assignees[0], "batch-open", ViewTask(task.task_id))
+    return steps
+
+
+def replay(service: WorkflowService, steps: list[Step]) -> None:
+    for user, instance_id, command, at in steps:
+        match command:
+            case Submit():
+                service.submit(
+                    user, command.process_key, command.form, instance_id=instance_id, occurred_at=at
+                )
+            case ViewTask():
+                service.act_on_task(user, command.task_id, "view", {}, occurred_at=at)
+            case Approve():
+                body = {"comment": command.comment}
+                service.act_on_task(user, command.task_id, "approve", body, occurred_at=at)
+            case Reject():
+                body = {"reason": command.reason}
+                service.act_on_task(user, command.task_id, "reject", body, occurred_at=at)
+            case ReturnToApplicant():
+                body = {"reason": command.reason}
+                service.act_on_task(user, command.task_id, "return", body, occurred_at=at)
+            case Reassign():
+                body = {"to": command.to, "delegate": command.delegate}
+                service.act_on_task(user, command.task_id, "reassign", body, occurred_at=at)
+            case Remind():
+                body = {"message": command.message}
+                service.act_on_task(user, command.task_id, "remind", body, occurred_at=at)
+            case Resubmit():
+                service.act_on_instance(
+                    user, instance_id, "resubmit", {"form": command.form}, occurred_at=at
+                )
+            case Withdraw():
+                body = {"reason": command.reason}
+                service.act_on_instance(user, instance_id, "withdraw", body, occurred_at=at)
+            case _:
+                raise AssertionError(command)
+
+
+def test_batched_history_equals_the_live_path_and_a_rebuild(
+    store_engine: Engine,
+    tmp_path: Path,
+    catalog: Catalog,
+    directory: SqlDirectory,
+    people: People,
+) -> None:
+    writer = BatchWriter(store_engine, catalog, directory, batch_events=37)
+    steps = run_script(writer, catalog, people, directory)
+    writer.flush()
+    kinds = {type(command).__name__ for _u, _i, command, _a in steps}
+    assert {"Submit", "Approve", "ReturnToApplicant", "Resubmit", "Withdraw", "Remind"} <= kinds
+    assert {"Reject", "Reassign", "ViewTask"} <= kinds
+    batched = rows_of(store_engine)
+    assert batched["instances"] and batched["tasks"] and batched["inbox"]
+
+    live_engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    upgrade(live_engine)
+    replay(WorkflowService(live_engine, catalog, directory), steps)
+    assert event_rows(store_engine) == event_rows(live_engine)
+    assert rows_of(live_engine) == batched
+    live_engine.dispose()
+
+    with store_engine.begin() as conn:
+        rebuild(conn)
+    assert rows_of(store_engine) == batched
+
+
+def test_the_batched_writer_refuses_what_the_service_refuses(
+    store_engine: Engine,
+    tmp_path: Path,
+    catalog: Catalog,
+    directory: SqlDirectory,
+    people: People,
+) -> None:
+    writer = BatchWriter(store_engine, catalog, directory)
+    live_engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    upgrade(live_engine)
+    service = WorkflowService(live_engine, catalog, directory)
+    definition = catalog.get("enrollment_certificate")
+    student, kind = people.applicant_for(definition)
+    form = fitting_form(definition, kind, 1, START)
+    at = START
+    writer.submit(student, definition.key, form, instance_id="r-1", occurred_at=at)
+    service.submit(student, definition.key, form, instance_id="r-1", occurred_at=at)
+    task = writer.state("r-1").open_tasks[0]
+    approver = task.assignees[0]
+    visitor = people.of(Audience.VISITOR)
+    museum = catalog.get("museum_booking")
+
+    cases: list[tuple[type[WorkflowError], Callable[[], object], Callable[[], object]]] = [
+        (
+            UnknownUserError,
+            lambda: writer.act_on_task("nobody-x", Approve(task.task_id), at),
+            lambda: service.act_on_task("nobody-x", task.task_id, "approve", {}, occurred_at=at),
+        ),
+        (
+            NotAuthorizedError,
+            lambda: writer.act_on_task(student, Approve(task.task_id), at),
+            lambda: service.act_on_task(student, task.task_id, "approve", {}, occurred_at=at),
+        ),
+        (
+            NotAuthorizedError,
+            lambda: writer.submit(visitor, definition.key, form, instance_id="r-2", occurred_at=at),
+            lambda: service.submit(
+                visitor, definition.key, form, instance_id="r-2", occurred_at=at
+            ),
+        ),
+        (
+            FormValidationError,
+            lambda: writer.submit(student, museum.key, {}, instance_id="r-3", occurred_at=at),
+            lambda: service.submit(student, museum.key, {}, instance_id="r-3", occurred_at=at),
+        ),
+        (
+            FormValidationError,
+            lambda: writer.submit(
+                student, "holiday_whereabouts", {}, instance_id="r-4", occurred_at=at
+            ),
+            lambda: service.submit(
+                student, "holiday_whereabouts", {}, instance_id="r-4", occurred_at=at
+            ),
+        ),
+        (
+            NotFoundError,
+            lambda: writer.act_on_task(approver, Approve("r-9-t1"), at),
+            lambda: service.act_on_task(approver, "r-9-t1", "approve", {}, occurred_at=at),
+        ),
+        (
+            ConflictError,
+            lambda: writer.submit(student, definition.key, form, instance_id="r-1", occurred_at=at),
+            lambda: service.submit(
+                student, definition.key, form, instance_id="r-1", occurred_at=at
+            ),
+        ),
+    ]
+    for error, batched, live in cases:
+        with pytest.raises(error):
+            batched()
+        with pytest.raises(error):
+            live()
+    # Deciding twice: the second decision conflicts on both paths.
+    writer.act_on_task(approver, Approve(task.task_id), at + timedelta(minutes=1))
+    service.act_on_task(
+        approver, task.task_id, "approve", {}, occurred_at=at + timedelta(minutes=1)
+    )
+    with pytest.raises(ConflictError):
+        writer.act_on_task(approver, Reject(task.task_id, "不行"), at + timedelta(minutes=2))
+    with pytest.raises(ConflictError):
+        service.act_on_task(
+            approver,
+            task.task_id,
+            "reject",
+            {"reason": "不行"},
+            occurred_at=at + timedelta(minutes=2),
+        )
+    writer.flush()
+    # Refusals wrote nothing: both stores hold the same events.
+    assert event_rows(store_engine) == event_rows(live_engine)
+    live_engine.dispose()

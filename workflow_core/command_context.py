@@ -1,0 +1,102 @@
+"""What a command consults besides its instance: the caller, the assignees, the 催办 scope.
+
+Shared by the application service (one transaction per command) and the batched history writer
+(`workflow_core.store.batch`), so both ask the directory the same questions and hand `decide`
+the same context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from workflow_core.catalog.loader import Catalog
+from workflow_core.catalog.model import Audience, Node, ProcessDefinition
+from workflow_core.directory.port import Assignment, Directory, Placement, Role
+from workflow_core.domain.decide import Actor
+from workflow_core.errors import BusinessRuleError, UnknownUserError
+
+MAX_ID = 64
+# Offices whose supervision (催办) covers the whole university.
+UNIVERSITY_SUPERVISORS = frozenset({Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL, Role.LEADERSHIP})
+# Which roles look after which students, by scope type.
+SCOPE_OF_PLACEMENT: dict[Role, Callable[[Placement], str | None]] = {
+    Role.CLASS_MONITOR: lambda p: p.class_id,
+    Role.COUNSELLOR: lambda p: p.class_id,
+    Role.COLLEGE_OFFICE: lambda p: p.college_id,
+    Role.RESIDENTIAL_COLLEGE_OFFICE: lambda p: p.residential_college_id,
+}
+
+
+def unstorable(text: str) -> bool:
+    """Text that neither database can store: NUL characters and lone surrogates."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def resolve_actor(directory: Directory, user_id: str, at: datetime) -> Actor:
+    """The caller as the directory knows them at `at`; UnknownUserError for strangers."""
+    if not isinstance(user_id, str) or len(user_id) > MAX_ID or unstorable(user_id):
+        raise UnknownUserError("unknown user")
+    person = directory.person(user_id, at)
+    if person is None:
+        raise UnknownUserError(f"unknown user {user_id!r}")
+    roles = frozenset(grant.role for grant in directory.roles(user_id, at))
+    return Actor(person_id=person.person_id, kind=person.kind, roles=roles)
+
+
+def definition_of(catalog: Catalog, process_key: str, version: int) -> ProcessDefinition:
+    """The catalog's definition an instance runs on; refused when the catalog moved on."""
+    definition = catalog.get(process_key)
+    if definition.version != version:
+        raise BusinessRuleError(
+            f"this instance runs on version {version} of {process_key}, but the catalog "
+            f"holds version {definition.version}"
+        )
+    return definition
+
+
+def assigner(directory: Directory, applicant_id: str, at: datetime) -> Callable[[Node], Assignment]:
+    """Who decides each node for this applicant, as the organisation stands at `at`."""
+    placement = directory.placement(applicant_id, at)
+    if placement is None:
+        person = directory.person(applicant_id, at)
+        kind = person.kind if person else Audience.VISITOR
+        placement = Placement(person_id=applicant_id, kind=kind)
+    resolved = placement
+
+    def assign(node: Node) -> Assignment:
+        return directory.resolve(node.assignee, resolved, at)
+
+    return assign
+
+
+def supervision_checker(directory: Directory, user_id: str, at: datetime) -> Callable[[str], bool]:
+    """Whether the caller's supervising office looks after an applicant (催办 scope).
+
+    学工部, 研究生院 and leaders look after everyone; a college or 书院 office after the
+    people of its college or 书院 (students and staff alike). Other grants do not count.
+    """
+    grants = directory.roles(user_id, at)
+    if any(g.role in UNIVERSITY_SUPERVISORS for g in grants):
+        return lambda _applicant: True
+    units = {
+        (g.role, g.scope_id)
+        for g in grants
+        if g.role in (Role.COLLEGE_OFFICE, Role.RESIDENTIAL_COLLEGE_OFFICE)
+    }
+    if not units:
+        return lambda _applicant: False
+
+    def supervises(applicant_id: str) -> bool:
+        placement = directory.placement(applicant_id, at)
+        if placement is None:
+            return False
+        return any(SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in units)
+
+    return supervises
