@@ -1,0 +1,378 @@
+"""A stretch of hall history for the non-campaign services, through the workflow core's rules.
+
+Day by day, each service's submissions arrive (`volumes`) from applicants drawn from the
+directory by the service's audience and their status that day (students 在读 only). Every
+command — submit, view, approve, return, reject, reassign, remind, resubmit, withdraw — runs
+through the batched writer, i.e. the domain's `decide`/`evolve` with the directory's answers, in
+time order: a priority queue holds the actions people will take, each with its moment. What is
+still pending at the end stays open. Deterministic for a seed: one random stream consumed in
+queue order, instance ids `sim<seed>-<n>`.
+
+Not simulated here: whereabouts campaigns (假期去向登记), live traffic, and changes to the
+directory over the year (the generated directory already carries effective-dated history).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import time as wallclock
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+
+from sqlalchemy import Engine, select
+
+from tongban.simulator.approvers import (
+    ApproverModel,
+    Behaviour,
+    DecisionPlan,
+    Outcome,
+    applicant_delay,
+    awake,
+)
+from tongban.simulator.calendar import CAMPUS_TZ, add_working_time
+from tongban.simulator.volumes import VolumeModel, arrival_times
+from workflow_core.catalog.examples import example_form
+from workflow_core.catalog.forms import validate_form
+from workflow_core.catalog.loader import Catalog
+from workflow_core.catalog.model import Audience
+from workflow_core.directory.port import Directory, StudentStatus
+from workflow_core.directory.schema import hall_accounts, staff, students
+from workflow_core.domain.commands import (
+    Approve,
+    InstanceCommand,
+    Reassign,
+    Reject,
+    Remind,
+    Resubmit,
+    ReturnToApplicant,
+    ViewTask,
+    Withdraw,
+)
+from workflow_core.domain.events import Event, Reassigned, Returned, TaskCreated
+from workflow_core.domain.state import TaskStatus
+from workflow_core.errors import BusinessRuleError, NotAuthorizedError, WorkflowError
+from workflow_core.store.batch import BatchWriter
+
+# Forms that say who the applicant is must agree with the applicant (the catalog routes on them).
+CATEGORY_FIELDS: Final = ("person_category", "applicant_category")
+CATEGORY_OF_KIND: Final = {
+    Audience.UNDERGRADUATE: "本科生",
+    Audience.GRADUATE: "研究生",
+    Audience.STAFF: "教职工",
+}
+APPLICANT_TRIES: Final = 4
+RETURN_REASONS: Final = ("材料不全，请补充", "信息有误，请核对后重新提交", "请上传盖章扫描件")
+REJECT_REASONS: Final = ("不符合办理条件", "重复申请", "超出受理范围")
+APPROVE_COMMENTS: Final = ("同意", "同意。", "已审核，同意", "")
+REMIND_MESSAGES: Final = ("请尽快办理，谢谢", "麻烦老师帮忙看一下", "")
+WITHDRAW_REASONS: Final = ("不需要了", "信息填错，重新申请", "")
+
+
+@dataclass
+class HistoryResult:
+    """What a run produced; `flagged` holds the tasks decided outside office hours on purpose
+    (after-hours work or a rubber stamp that ran past the office's closing)."""
+
+    first_day: date
+    days: int
+    seed: int
+    instances: int = 0
+    events: int = 0
+    commands: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    flagged: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+# Actions in the queue: (moment, sequence number, kind, arguments).
+_Action = tuple[datetime, int, str, tuple[Any, ...]]
+
+
+class HistorySimulator:
+    def __init__(
+        self,
+        writer: BatchWriter,
+        catalog: Catalog,
+        directory: Directory,
+        business: Engine,
+        volumes: VolumeModel,
+        *,
+        seed: int,
+        behaviour: Behaviour | None = None,
+    ) -> None:
+        self.writer = writer
+        self.catalog = catalog
+        self.directory = directory
+        self.volumes = volumes
+        self.seed = seed
+        self.rng = random.Random(f"history:{seed}")
+        self.approvers = ApproverModel(seed, behaviour or Behaviour())
+        self.behaviour = self.approvers.behaviour
+        self.pools = _applicant_pools(business)
+        self.staff_by_unit = _staff_by_unit(business)
+        self._queue: list[_Action] = []
+        self._sequence = itertools.count()
+        self._ids = itertools.count(1)
+        self.result: HistoryResult | None = None
+
+    def run(
+        self, first_day: date, days: int, progress: Callable[[int], None] | None = None
+    ) -> HistoryResult:
+        result = HistoryResult(first_day=first_day, days=days, seed=self.seed)
+        self.result = result
+        started = wallclock.perf_counter()
+        written_before = self.writer.events_written
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            self._arrivals(day)
+            until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ)
+            while self._queue and self._queue[0][0] < until:
+                at, _seq, kind, args = heapq.heappop(self._queue)
+                self._perform(kind, at, args)
+            if progress is not None:
+                progress(offset + 1)
+        self._queue.clear()  # what people would do after the end stays undone: still open
+        self.writer.flush()
+        result.events = self.writer.events_written - written_before
+        result.seconds = wallclock.perf_counter() - started
+        return result
+
+    # --- scheduling --------------------------------------------------------------------------
+
+    def _at(self, moment: datetime, kind: str, *args: Any) -> None:
+        heapq.heappush(self._queue, (moment.astimezone(UTC), next(self._sequence), kind, args))
+
+    def _arrivals(self, day: date) -> None:
+        for key, count in self.volumes.counts(day, self.rng).items():
+            for moment in arrival_times(key, day, count, self.rng):
+                self._at(moment, "submit", key)
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _perform(self, kind: str, at: datetime, args: tuple[Any, ...]) -> None:
+        if kind == "submit":
+            self._submit(args[0], at)
+            return
+        if kind in ("view", "decide", "remind"):
+            task_id, actor = args[0], args[1]
+            instance_id = task_id.rpartition("-t")[0]
+            task = self.writer.state(instance_id).task(task_id)
+            if task is None or task.status is not TaskStatus.OPEN:
+                return  # cancelled by a sibling's return, a withdrawal, or already decided
+            if kind == "view":
+                if actor in task.assignees:
+                    self._command("view", actor, instance_id, ViewTask(task_id), at)
+            elif kind == "decide":
+                self._decide(instance_id, task_id, actor, args[2], at)
+            else:
+                self._remind(instance_id, task_id, at)
+            return
+        instance_id = args[0]
+        state = self.writer.state(instance_id)
+        if kind == "resubmit" and state.status.value == "returned":
+            form = self._form(state.process_key, state.applicant_id, at)
+            if form is not None:
+                self._command("resubmit", state.applicant_id, instance_id, Resubmit(form), at)
+        elif kind == "withdraw" and not state.status.terminal:
+            reason = self.rng.choice(WITHDRAW_REASONS)
+            self._command("withdraw", state.applicant_id, instance_id, Withdraw(reason), at)
+
+    def _submit(self, key: str, at: datetime) -> None:
+        definition = self.catalog.get(key)
+        audiences = sorted(a.value for a in definition.audience)
+        for _try in range(APPLICANT_TRIES):
+            kind = Audience(self.rng.choice(audiences))
+            pool = self.pools.get(kind, [])
+            if not pool:
+                continue
+            applicant = self.rng.choice(pool)
+            person = self.directory.person(applicant, at)
+            if person is None or person.status not in (None, StudentStatus.ENROLLED):
+                continue  # not yet (or no longer) at the university, or 休学/已离校 that day
+            form = self._form(key, applicant, at)
+            if form is None:
+                continue
+            instance_id = f"sim{self.seed}-{next(self._ids)}"
+            try:
+                new_events = self.writer.submit(
+                    applicant, key, form, instance_id=instance_id, occurred_at=at
+                )
+            except (BusinessRuleError, NotAuthorizedError) as exc:
+                # e.g. nobody but the applicant can decide a node (an approver's own request),
+                # or a class without a counsellor that day: the hall refuses, nothing is written.
+                assert self.result is not None
+                self.result.refused[f"submit:{type(exc).__name__}"] += 1
+                continue
+            assert self.result is not None
+            self.result.instances += 1
+            self.result.commands["submit"] += 1
+            self._follow(instance_id, new_events, at)
+            if self.rng.random() < self.behaviour.withdraw_share:
+                when = awake(at + applicant_delay(self.rng, 20), self.rng)
+                self._at(when, "withdraw", instance_id)
+            return
+
+    def _form(self, key: str, applicant: str, at: datetime) -> dict[str, Any] | None:
+        definition = self.catalog.get(key)
+        person = self.directory.person(applicant, at)
+        if person is None:
+            return None
+        form = example_form(definition, self.rng, today=at.astimezone(CAMPUS_TZ).date())
+        for name in CATEGORY_FIELDS:
+            if name in form and person.kind in CATEGORY_OF_KIND:
+                form[name] = CATEGORY_OF_KIND[person.kind]
+        return validate_form(definition, form)
+
+    def _decide(
+        self, instance_id: str, task_id: str, actor: str, plan: DecisionPlan, at: datetime
+    ) -> None:
+        state = self.writer.state(instance_id)
+        task = state.task(task_id)
+        assert task is not None
+        if actor not in task.assignees:
+            actor = task.assignees[0]  # reassigned meanwhile: the new assignee decides
+        command: InstanceCommand
+        if plan.outcome is Outcome.RETURN:
+            command = ReturnToApplicant(task_id, self.rng.choice(RETURN_REASONS))
+        elif plan.outcome is Outcome.REJECT:
+            command = Reject(task_id, self.rng.choice(REJECT_REASONS))
+        elif plan.outcome is Outcome.REASSIGN:
+            colleague = self._colleague(task.department_id, task.assignees, state.applicant_id, at)
+            if colleague is None:
+                command = Approve(task_id, self.rng.choice(APPROVE_COMMENTS))
+            else:
+                command = Reassign(task_id, colleague, reason="请协助办理")
+        else:
+            command = Approve(task_id, self.rng.choice(APPROVE_COMMENTS))
+        if self._command(plan.outcome.value, actor, instance_id, command, at) and (
+            plan.after_hours or plan.rubber_stamp
+        ):
+            assert self.result is not None
+            self.result.flagged.add(task_id)
+
+    def _remind(self, instance_id: str, task_id: str, at: datetime) -> None:
+        state = self.writer.state(instance_id)
+        message = self.rng.choice(REMIND_MESSAGES)
+        self._command("remind", state.applicant_id, instance_id, Remind(task_id, message), at)
+
+    def _colleague(
+        self, department_id: str, assignees: tuple[str, ...], applicant: str, at: datetime
+    ) -> str | None:
+        others = [
+            s for s in self.staff_by_unit.get(department_id, ()) if s not in (*assignees, applicant)
+        ]
+        if not others:
+            return None
+        chosen = self.rng.choice(others)
+        return chosen if self.directory.person(chosen, at) is not None else None
+
+    def _command(
+        self, name: str, actor: str, instance_id: str, command: InstanceCommand, at: datetime
+    ) -> bool:
+        try:
+            new_events = self.writer.execute(actor, instance_id, command, at)
+        except WorkflowError as exc:
+            assert self.result is not None
+            self.result.refused[f"{name}:{type(exc).__name__}"] += 1
+            return False
+        assert self.result is not None
+        self.result.commands[name] += 1
+        self._follow(instance_id, new_events, at)
+        state = self.writer.state(instance_id)
+        if state.status.terminal:
+            self.writer.forget(instance_id)
+        return True
+
+    def _follow(self, instance_id: str, new_events: list[Event], at: datetime) -> None:
+        """Schedule what people do next about the events just written."""
+        for event in new_events:
+            if isinstance(event, TaskCreated):
+                self._plan_task(event.task, event.department, event.assignees, event.sla_hours, at)
+            elif isinstance(event, Reassigned) and not event.delegate:
+                self._plan_task(event.task, event.department, (event.to,), None, at)
+            elif isinstance(event, Returned):
+                if self.rng.random() < self.behaviour.resubmit_share:
+                    when = awake(at + applicant_delay(self.rng, 18), self.rng)
+                    self._at(when, "resubmit", instance_id)
+                elif self.rng.random() < self.behaviour.abandon_withdraw_share:
+                    when = awake(at + applicant_delay(self.rng, 72), self.rng)
+                    self._at(when, "withdraw", instance_id)
+
+    def _plan_task(
+        self,
+        task_id: str,
+        department_id: str,
+        assignees: tuple[str, ...],
+        sla_hours: float | None,
+        at: datetime,
+    ) -> None:
+        actor = self.rng.choice(assignees)
+        plan = self.approvers.plan(department_id, at, self.rng)
+        if plan.view_at is not None:
+            self._at(plan.view_at, "view", task_id, actor)
+        self._at(plan.decide_at, "decide", task_id, actor, plan)
+        if sla_hours is not None:
+            due = add_working_time(at, timedelta(hours=sla_hours))
+            if plan.decide_at > due and self.rng.random() < self.behaviour.remind_share:
+                when = awake(due + applicant_delay(self.rng, 4), self.rng)
+                if when < plan.decide_at:
+                    self._at(when, "remind", task_id, actor)
+
+
+def _applicant_pools(business: Engine) -> dict[Audience, list[str]]:
+    """Everyone who might apply, by audience, in a stable order."""
+    pools: dict[Audience, list[str]] = {kind: [] for kind in Audience}
+    with business.connect() as conn:
+        for student_id, kind in conn.execute(
+            select(students.c.student_id, students.c.kind).order_by(students.c.student_id)
+        ):
+            pools[Audience(kind)].append(str(student_id))
+        staff_ids = conn.execute(select(staff.c.staff_id).order_by(staff.c.staff_id))
+        pools[Audience.STAFF] = [str(s) for s in staff_ids.scalars()]
+        for account_id, kind in conn.execute(
+            select(hall_accounts.c.account_id, hall_accounts.c.kind).order_by(
+                hall_accounts.c.account_id
+            )
+        ):
+            pools[Audience(kind)].append(str(account_id))
+    return pools
+
+
+def _staff_by_unit(business: Engine) -> dict[str, list[str]]:
+    units: dict[str, list[str]] = {}
+    with business.connect() as conn:
+        for staff_id, unit_id in conn.execute(
+            select(staff.c.staff_id, staff.c.unit_id).order_by(staff.c.staff_id)
+        ):
+            units.setdefault(str(unit_id), []).append(str(staff_id))
+    return units
+
+
+def simulate_history(
+    engine: Engine,
+    catalog: Catalog,
+    directory: Directory,
+    business: Engine,
+    *,
+    size: str,
+    first_day: date,
+    days: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    batch_events: int = 20_000,
+) -> HistoryResult:
+    """Simulate `days` days of history from `first_day` into the event store."""
+    writer = BatchWriter(engine, catalog, directory, batch_events=batch_events)
+    simulator = HistorySimulator(
+        writer, catalog, directory, business, VolumeModel.for_size(size), seed=seed
+    )
+    return simulator.run(first_day, days, progress)
