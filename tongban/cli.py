@@ -144,5 +144,9 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+from tongban.simulate_cli import simulate  # noqa: E402
+
+main.add_command(simulate)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
