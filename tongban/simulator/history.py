@@ -122,6 +122,7 @@ class HistorySimulator:
         self._queue: list[_Action] = []
         self._sequence = itertools.count()
         self._ids = itertools.count(1)
+        self._closed: set[str] = set()  # terminal instances: later actions on them are moot
         self.result: HistoryResult | None = None
 
     def run(
@@ -165,6 +166,8 @@ class HistorySimulator:
         if kind in ("view", "decide", "remind"):
             task_id, actor = args[0], args[1]
             instance_id = task_id.rpartition("-t")[0]
+            if instance_id in self._closed:
+                return
             task = self.writer.state(instance_id).task(task_id)
             if task is None or task.status is not TaskStatus.OPEN:
                 return  # cancelled by a sibling's return, a withdrawal, or already decided
@@ -177,6 +180,8 @@ class HistorySimulator:
                 self._remind(instance_id, task_id, at)
             return
         instance_id = args[0]
+        if instance_id in self._closed:
+            return
         state = self.writer.state(instance_id)
         if kind == "resubmit" and state.status.value == "returned":
             form = self._form(state.process_key, state.applicant_id, at)
@@ -289,6 +294,7 @@ class HistorySimulator:
         self._follow(instance_id, new_events, at)
         state = self.writer.state(instance_id)
         if state.status.terminal:
+            self._closed.add(instance_id)
             self.writer.forget(instance_id)
         return True
 
