@@ -1,0 +1,229 @@
+"""Read a XES event log (IEEE 1849; plain or gzip-compressed) into a ParsedLog, streaming.
+
+`xml.etree.ElementTree.iterparse` walks the file and every finished event, trace and top-level
+element is cleared at once, so memory holds the parsed cases, never the document. An XML syntax
+error names the parser's line and column. The parser is fed in large blocks (fast); when the log
+is wrong in content (a missing case id, activity or timestamp), the file is read again fed one
+line at a time, so the line the offending trace or event starts on is known exactly.
+
+Trace attributes (besides the case id) become the case's attributes and event attributes the
+event's, typed as XES types them (int, float, boolean; dates and ids stay text). Nested
+attributes keep their own value only. Traces without events are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import Any, Protocol
+from xml.etree.ElementTree import Element, ParseError, iterparse
+
+from workflow_core.importing.model import (
+    UNKNOWN_RESOURCE,
+    LogColumns,
+    LogImportError,
+    ParsedCase,
+    ParsedEvent,
+    ParsedLog,
+    bulk_allocation,
+    check_actor,
+    file_sha256,
+    json_number,
+    parse_timestamp,
+)
+
+GZIP_MAGIC = b"\x1f\x8b"
+BLOCK = 1 << 16
+
+
+class _Lines(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+class _LineReader:
+    """Hands the parser one line per read (`exact`) or a large block of lines, and counts the
+    lines handed over: with `exact`, `line` is the line an element just started on."""
+
+    def __init__(self, handle: _Lines, *, exact: bool) -> None:
+        self.handle = handle
+        self.exact = exact
+        self.line = 0
+
+    def read(self, _size: int = -1) -> bytes:
+        if self.exact:
+            data = self.handle.readline()
+            self.line += bool(data)
+            return data
+        data = self.handle.read(BLOCK)
+        if data and not data.endswith(b"\n"):
+            data += self.handle.readline()  # whole lines only
+        self.line += data.count(b"\n")
+        return data
+
+
+XES_NS = "{http://www.xes-standard.org/}"
+
+
+def _tags(name: str) -> frozenset[str]:
+    return frozenset({name, XES_NS + name})
+
+
+LOG, TRACE, EVENT = _tags("log"), _tags("trace"), _tags("event")
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _int(raw: str) -> Any:
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
+def _float(raw: str) -> Any:
+    try:
+        return json_number(float(raw))
+    except ValueError:
+        return raw
+
+
+def _boolean(raw: str) -> Any:
+    return raw.strip().lower() == "true"
+
+
+# Typed XES attributes; every other kind (string, date, id, list, container) stays text.
+_CONVERT = {
+    tag: convert
+    for name, convert in (("int", _int), ("float", _float), ("boolean", _boolean))
+    for tag in _tags(name)
+}
+
+
+def _attributes(element: Element) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for child in element:
+        tag = child.tag
+        if tag in EVENT:
+            continue
+        raw = child.get("value", "")
+        convert = _CONVERT.get(tag)
+        attributes[child.get("key", "")] = raw if convert is None else convert(raw)
+    return attributes
+
+
+def read_xes(path: Path, columns: LogColumns | None = None) -> ParsedLog:
+    columns = columns or LogColumns()
+    source = path.name
+    sha256 = file_sha256(path)
+    with path.open("rb") as probe:
+        compressed = probe.read(2) == GZIP_MAGIC
+    try:
+        with (
+            bulk_allocation(),
+            gzip.open(path, "rb") if compressed else path.open("rb") as handle,
+        ):
+            return _read(handle, source, sha256, columns, exact=False)
+    except _ContentError:
+        pass
+    # Read again line by line: the error is raised again, naming its exact line.
+    with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
+        return _read(handle, source, sha256, columns, exact=True)
+
+
+class _ContentError(Exception):
+    """The fast pass met a content error; the exact pass names its line."""
+
+
+def _read(
+    handle: _Lines, source: str, sha256: str, columns: LogColumns, *, exact: bool
+) -> ParsedLog:
+    reader = _LineReader(handle, exact=exact)
+    try:
+        return _parse(reader, source, sha256, columns)
+    except LogImportError:
+        if exact:
+            raise
+        raise _ContentError from None
+    except ParseError as exc:
+        line, column = exc.position
+        raise LogImportError(f"{source}: line {line}, column {column}: malformed XML") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise LogImportError(
+            f"{source}: line {reader.line}: the gzip stream is broken or truncated ({exc})"
+        ) from None
+
+
+def _parse(reader: _LineReader, source: str, sha256: str, columns: LogColumns) -> ParsedLog:
+    case_key = columns.trace_case_key
+    cases: dict[str, ParsedCase] = {}
+    skipped = 0
+    root: Element | None = None
+    exact = reader.exact
+    trace_line = event_line = 0
+    events: list[ParsedEvent] = []
+    for kind, element in iterparse(reader, events=("start", "end")):
+        tag = element.tag
+        if kind == "start":
+            if root is None:
+                root = element
+                if tag not in LOG:
+                    raise LogImportError(
+                        f"{source}: line {reader.line}: not a XES log (root element "
+                        f"<{_local(tag)}>)"
+                    )
+            elif tag in TRACE:
+                trace_line, events = reader.line if exact else 0, []
+            elif exact and tag in EVENT:
+                event_line = reader.line
+            continue
+        if tag in EVENT:
+            events.append(_event(element, columns, f"{source}: line {event_line} (event)"))
+            element.clear()
+        elif tag in TRACE:
+            where = f"{source}: line {trace_line} (trace)"
+            attributes = _attributes(element)
+            case_id = str(attributes.pop(case_key, "")).strip()
+            if not case_id:
+                raise LogImportError(f"{where}: missing case id ({case_key})")
+            if case_id in cases:
+                raise LogImportError(
+                    f"{where}: case id {case_id!r} again (first at line {cases[case_id].line})"
+                )
+            if events:
+                cases[case_id] = ParsedCase(case_id, attributes, trace_line, events)
+            else:
+                skipped += 1
+            assert root is not None
+            root.clear()  # drops the finished trace, and the log's header elements before it
+    if root is None:
+        raise LogImportError(f"{source}: line {reader.line}: no XML document")
+    return ParsedLog(
+        source=source, sha256=sha256, cases=list(cases.values()), skipped_empty_cases=skipped
+    )
+
+
+def _event(element: Element, columns: LogColumns, where: str) -> ParsedEvent:
+    attributes = _attributes(element)
+    activity = str(attributes.pop(columns.activity, "")).strip()
+    if not activity:
+        raise LogImportError(f"{where}: missing activity ({columns.activity})")
+    stamp = attributes.pop(columns.timestamp, None)
+    if stamp is None:
+        raise LogImportError(f"{where}: missing timestamp ({columns.timestamp})")
+    occurred_at = parse_timestamp(str(stamp), where)
+    resource = str(attributes.pop(columns.resource, "")).strip()
+    group = str(attributes.pop(columns.group, "")).strip()
+    lifecycle = attributes.pop(columns.lifecycle, None)
+    return ParsedEvent(
+        activity=activity,
+        occurred_at=occurred_at,
+        resource=check_actor(resource, "resource", where) or UNKNOWN_RESOURCE,
+        group=check_actor(group, "group", where) or None,
+        lifecycle=str(lifecycle).strip() or None if lifecycle is not None else None,
+        attributes=attributes,
+    )
