@@ -130,6 +130,7 @@ class HistorySimulator:
     ) -> HistoryResult:
         result = HistoryResult(first_day=first_day, days=days, seed=self.seed)
         self.result = result
+        self.writer.claim_prefix(f"sim{self.seed}-")  # refuses a seed already simulated here
         started = wallclock.perf_counter()
         written_before = self.writer.events_written
         for offset in range(days):

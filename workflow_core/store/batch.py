@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete
+from sqlalchemy import Connection, Engine, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow_core.catalog.loader import Catalog
@@ -41,7 +41,7 @@ from workflow_core.domain.state import InstanceState, InstanceStatus
 from workflow_core.errors import ConflictError, NotFoundError
 from workflow_core.store import event_store
 from workflow_core.store.projections import inbox_rows, instance_row, task_row
-from workflow_core.store.schema import inbox, instances, tasks
+from workflow_core.store.schema import events, inbox, instances, tasks
 from workflow_core.store.serialization import to_row
 
 DEFAULT_BATCH_EVENTS = 20_000
@@ -73,6 +73,8 @@ class BatchWriter:
         self._pending: list[tuple[str, Event]] = []
         self._dirty: dict[str, None] = {}  # insertion-ordered set
         self._forget: set[str] = set()
+        self._new_prefixes: tuple[str, ...] = ()
+        self._seen: set[str] = set()  # every instance this writer has held (forgotten too)
         self.events_written = 0
 
     def __enter__(self) -> BatchWriter:
@@ -145,11 +147,36 @@ class BatchWriter:
                 self.flush()
         return new_events
 
+    def claim_prefix(self, prefix: str) -> None:
+        """Promise that this writer alone creates streams whose ids start with `prefix`.
+
+        Checked once here (ConflictError if the store already holds such a stream); afterwards
+        an unknown id with the prefix is a new instance without a look-up in the store.
+        """
+        if not prefix:
+            raise ValueError("a stream id prefix cannot be empty")
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self.engine.connect() as conn:
+            taken = conn.execute(
+                select(events.c.stream_id)
+                .where(events.c.stream_id.like(pattern, escape="\\"))
+                .limit(1)
+            ).first()
+        if taken is not None:
+            raise ConflictError(f"the store already holds {taken[0]}: {prefix}… is in use")
+        self._new_prefixes = (*self._new_prefixes, prefix)
+
     def state(self, instance_id: str) -> InstanceState:
         """The instance as this writer knows it (loaded from the store on first use)."""
         known = self._states.get(instance_id)
         if known is not None:
             return known
+        if instance_id.startswith(self._new_prefixes) and instance_id not in self._seen:
+            self._seen.add(instance_id)
+            fresh = InstanceState(instance_id)
+            self._states[instance_id] = fresh
+            return fresh
+        self._seen.add(instance_id)
         with self.engine.connect() as conn:
             loaded = event_store.load_stream(conn, instance_id)
         if loaded and loaded[0].event.TYPE != Submitted.TYPE:

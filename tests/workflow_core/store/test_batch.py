@@ -298,3 +298,26 @@ def test_the_batched_writer_refuses_what_the_service_refuses(
     # Refusals wrote nothing: both stores hold the same events.
     assert event_rows(store_engine) == event_rows(live_engine)
     live_engine.dispose()
+
+
+def test_a_claimed_prefix_skips_look_ups_but_never_forgets_what_it_wrote(
+    store_engine: Engine, catalog: Catalog, directory: SqlDirectory, people: People
+) -> None:
+    definition = catalog.get("museum_booking")
+    applicant, kind = people.applicant_for(definition)
+    form = fitting_form(definition, kind, 3, START)
+    writer = BatchWriter(store_engine, catalog, directory)
+    writer.claim_prefix("p_1-")
+    writer.submit(applicant, definition.key, form, instance_id="p_1-1", occurred_at=START)
+    writer.execute(applicant, "p_1-1", Withdraw(), START + timedelta(minutes=1))
+    writer.forget("p_1-1")
+    writer.flush()
+    # Forgotten after the flush: the writer loads it again rather than taking it for new.
+    with pytest.raises(ConflictError):
+        writer.submit(applicant, definition.key, form, instance_id="p_1-1", occurred_at=START)
+    assert writer.state("p_1-1").status.value == "withdrawn"
+    # Another writer cannot claim a prefix the store already uses; `_` and `%` match literally.
+    with pytest.raises(ConflictError):
+        BatchWriter(store_engine, catalog, directory).claim_prefix("p_1-")
+    BatchWriter(store_engine, catalog, directory).claim_prefix("p%1-")
+    BatchWriter(store_engine, catalog, directory).claim_prefix("pa1-")
