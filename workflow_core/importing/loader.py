@@ -268,8 +268,8 @@ _DATETIMES = frozenset({"occurred_at", "recorded_at"})
 
 
 def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """One driver-level executemany of plain tuples, under the store's append lock
-    (`event_store.lock_appends`, which orders appends on PostgreSQL).
+    """One driver-level executemany (SQLite) or COPY (PostgreSQL) of plain tuples, under the
+    store's append lock (`event_store.lock_appends`, which orders appends on PostgreSQL).
 
     Not `append_rows`: its RETURNING of the new ids made SQLite insert row by row (31 s for
     BPIC 2012, 262,200 events), and an import needs no ids back. Not a Core insert either:
@@ -278,13 +278,21 @@ def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     text), and the tests read the rows back through the store's `from_row`.
     """
     lock_appends(conn)
-    sqlite = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
-    marks = ", ".join(
-        f"cast({mark} as jsonb)" if name == "payload" and not sqlite else mark for name in _COLUMNS
-    )
-    statement = f"insert into events ({', '.join(_COLUMNS)}) values ({marks})"
-    conn.exec_driver_sql(statement, rows)
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in _COLUMNS)
+        statement = f"insert into events ({', '.join(_COLUMNS)}) values ({marks})"
+        conn.exec_driver_sql(statement, rows)
+        return
+    # PostgreSQL: COPY through psycopg on this very connection (same transaction), about ten
+    # times faster than an executemany (21 s for BPIC 2012). JSON text loads into jsonb.
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"copy events ({', '.join(_COLUMNS)}) from stdin") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def _bound_time(value: datetime, sqlite: bool) -> Any:
