@@ -165,6 +165,7 @@ def _parse(reader: _LineReader, source: str, sha256: str, columns: LogColumns) -
     root: Element | None = None
     exact = reader.exact
     trace_line = event_line = 0
+    in_trace = False
     events: list[ParsedEvent] = []
     for kind, element in iterparse(reader, events=("start", "end")):
         tag = element.tag
@@ -177,14 +178,17 @@ def _parse(reader: _LineReader, source: str, sha256: str, columns: LogColumns) -
                         f"<{_local(tag)}>)"
                     )
             elif tag in TRACE:
-                trace_line, events = reader.line if exact else 0, []
+                trace_line, events, in_trace = reader.line if exact else 0, [], True
             elif exact and tag in EVENT:
                 event_line = reader.line
             continue
         if tag in EVENT:
+            if not in_trace:
+                raise LogImportError(f"{source}: line {event_line} (event): outside any trace")
             events.append(_event(element, columns, f"{source}: line {event_line} (event)"))
             element.clear()
         elif tag in TRACE:
+            in_trace = False
             where = f"{source}: line {trace_line} (trace)"
             attributes = _attributes(element)
             case_id = str(attributes.pop(case_key, "")).strip()

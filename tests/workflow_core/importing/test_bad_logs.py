@@ -173,3 +173,18 @@ def test_a_bad_process_key_is_refused(seeded: Engine, tmp_path: Path) -> None:
     with pytest.raises(LogImportError, match="process key 'Bad Key'"):
         import_log(seeded, read_csv(path), "Bad Key", now=NOW)
     assert counts(seeded) == before
+
+
+def test_an_event_outside_a_trace_names_its_line(seeded: Engine, tmp_path: Path) -> None:
+    stray = GOOD_TRACE.split("\t\t<event>", 1)[1].split("\t\t</event>", 1)[0]
+    path = tmp_path / "stray.xes"
+    path.write_text(xes(GOOD_TRACE, "\t<event>" + stray + "\t</event>\n"), encoding="utf-8")
+    refused(seeded, lambda: read_xes(path), r"stray\.xes: line 15 \(event\): outside any trace")
+
+
+def test_traces_without_events_are_skipped_and_counted(tmp_path: Path) -> None:
+    empty = '\t<trace>\n\t\t<string key="concept:name" value="E1"/>\n\t</trace>\n'
+    path = tmp_path / "empty.xes"
+    path.write_text(xes(empty, GOOD_TRACE), encoding="utf-8")
+    log = read_xes(path)
+    assert [c.case_id for c in log.cases] == ["A1"] and log.skipped_empty_cases == 1
