@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, delete, select
 
 from workflow_core.catalog.loader import Catalog
 from workflow_core.command_context import (
@@ -40,7 +39,7 @@ from workflow_core.domain.evolve import evolve, fold
 from workflow_core.domain.state import InstanceState, InstanceStatus
 from workflow_core.errors import ConflictError, NotFoundError
 from workflow_core.store import event_store
-from workflow_core.store.projections import inbox_rows, instance_row, task_row
+from workflow_core.store.projections import inbox_rows, instance_row, task_row, upsert_rows
 from workflow_core.store.schema import events, inbox, instances, tasks
 from workflow_core.store.serialization import to_row
 
@@ -256,21 +255,10 @@ class BatchWriter:
                 if task.task_id in old:
                     stale.append(task.task_id)
                 fresh.extend(inbox_rows(instance_id, task))
-        _upsert(conn, instances, instance_rows, ("instance_id",))
+        upsert_rows(conn, instances, instance_rows, ("instance_id",))
         if changed_tasks:
-            _upsert(conn, tasks, changed_tasks, ("task_id",))
+            upsert_rows(conn, tasks, changed_tasks, ("task_id",))
         for start in range(0, len(stale), 500):
             conn.execute(delete(inbox).where(inbox.c.task_id.in_(stale[start : start + 500])))
         if fresh:
             conn.execute(inbox.insert(), fresh)
-
-
-def _upsert(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...]
-) -> None:
-    if not rows:
-        return
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))

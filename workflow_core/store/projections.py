@@ -90,12 +90,12 @@ def campaign_row(state: CampaignState) -> dict[str, Any]:
 
 def project_instance(conn: Connection, before: InstanceState, after: InstanceState) -> None:
     """Bring the projections of one instance from `before` to `after` (live path)."""
-    _upsert(conn, instances, [instance_row(after)], ["instance_id"])
+    upsert_rows(conn, instances, [instance_row(after)], ["instance_id"])
     old = {t.task_id: t for t in before.tasks}
     changed = [t for t in after.tasks if old.get(t.task_id) != t]
     if not changed:
         return
-    _upsert(conn, tasks, [task_row(after.instance_id, t) for t in changed], ["task_id"])
+    upsert_rows(conn, tasks, [task_row(after.instance_id, t) for t in changed], ["task_id"])
     stale = [
         (user, t.task_id)
         for t in changed
@@ -118,7 +118,7 @@ def project_instance(conn: Connection, before: InstanceState, after: InstanceSta
 
 
 def project_campaign(conn: Connection, state: CampaignState) -> None:
-    _upsert(conn, campaigns, [campaign_row(state)], ["campaign_id"])
+    upsert_rows(conn, campaigns, [campaign_row(state)], ["campaign_id"])
 
 
 def rebuild(conn: Connection, batch: int = 5_000) -> dict[str, int]:
@@ -179,9 +179,12 @@ def _insert_batches(
     return total
 
 
-def _upsert(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]
+def upsert_rows(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
+    """Insert or replace projection rows by their key columns (one statement, built once)."""
+    if not rows:
+        return
     statement = _upsert_statement(conn.dialect.name, table, tuple(keys))
     conn.execute(statement, list(rows))
 
