@@ -331,21 +331,7 @@ def _approve(state: InstanceState, cmd: Approve, ctx: DecisionContext) -> list[E
 
 
 def _reject(state: InstanceState, cmd: Reject, ctx: DecisionContext) -> list[Event]:
-    task = _open_task_of_assignee(state, cmd.task_id, ctx)
-    _check_text("reason", cmd.reason, required=True)
-    events: list[Event] = _implicit_view(task, ctx)
-    events.append(
-        Rejected(
-            occurred_at=ctx.now,
-            actor_id=ctx.actor.person_id,
-            actor_role=ActorRole.ASSIGNEE,
-            task=task.task_id,
-            node=task.node_key,
-            department=task.department_id,
-            reason=cmd.reason,
-        )
-    )
-    events.extend(_cancel_open(state, ctx, "rejected", except_task=task.task_id))
+    events = _stop_with(state, cmd.task_id, cmd.reason, Rejected, "rejected", ctx)
     events.append(
         Completed(
             occurred_at=ctx.now,
@@ -358,21 +344,33 @@ def _reject(state: InstanceState, cmd: Reject, ctx: DecisionContext) -> list[Eve
 
 
 def _return(state: InstanceState, cmd: ReturnToApplicant, ctx: DecisionContext) -> list[Event]:
-    task = _open_task_of_assignee(state, cmd.task_id, ctx)
-    _check_text("reason", cmd.reason, required=True)
+    return _stop_with(state, cmd.task_id, cmd.reason, Returned, "returned", ctx)
+
+
+def _stop_with(
+    state: InstanceState,
+    task_id: str,
+    reason: str,
+    decision: type[Rejected] | type[Returned],
+    cancel_reason: str,
+    ctx: DecisionContext,
+) -> list[Event]:
+    """A decision that stops the instance at this task: the other open tasks are cancelled."""
+    task = _open_task_of_assignee(state, task_id, ctx)
+    _check_text("reason", reason, required=True)
     events: list[Event] = _implicit_view(task, ctx)
     events.append(
-        Returned(
+        decision(
             occurred_at=ctx.now,
             actor_id=ctx.actor.person_id,
             actor_role=ActorRole.ASSIGNEE,
             task=task.task_id,
             node=task.node_key,
             department=task.department_id,
-            reason=cmd.reason,
+            reason=reason,
         )
     )
-    events.extend(_cancel_open(state, ctx, "returned", except_task=task.task_id))
+    events.extend(_cancel_open(state, ctx, cancel_reason, except_task=task.task_id))
     return events
 
 
