@@ -13,7 +13,7 @@ from datetime import datetime
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience, Node, ProcessDefinition
 from workflow_core.directory.port import Assignment, Directory, Placement, Role
-from workflow_core.domain.decide import Actor
+from workflow_core.domain.decide import Actor, CampaignContext
 from workflow_core.errors import BusinessRuleError, UnknownUserError
 
 MAX_ID = 64
@@ -100,3 +100,48 @@ def supervision_checker(directory: Directory, user_id: str, at: datetime) -> Cal
         return any(SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in units)
 
     return supervises
+
+
+def is_student(directory: Directory, person_id: str, at: datetime) -> bool:
+    """Whether the directory knows `person_id` as a student at `at` (whom campaigns address)."""
+    person = directory.person(person_id, at)
+    return person is not None and person.kind in (Audience.UNDERGRADUATE, Audience.GRADUATE)
+
+
+def campaign_scope_checker(
+    directory: Directory, user_id: str, at: datetime
+) -> Callable[[str], bool]:
+    """Whether the caller looks after a student in a whereabouts campaign (who they may remind).
+
+    学工部 and 研究生院 run the campaigns for everyone; a monitor or counsellor looks after their
+    classes, a college or 书院 office after its college or 书院.
+    """
+    grants = directory.roles(user_id, at)
+    if any(g.role in (Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL) for g in grants):
+        return lambda _student: True
+    scoped = {(g.role, g.scope_id) for g in grants if g.role in SCOPE_OF_PLACEMENT}
+
+    def in_scope(student_id: str) -> bool:
+        placement = directory.placement(student_id, at)
+        if placement is None:
+            return False
+        return any(SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in scoped)
+
+    return in_scope
+
+
+def campaign_context(
+    directory: Directory,
+    actor: Actor,
+    user_id: str,
+    now: datetime,
+    definition: ProcessDefinition | None,
+) -> CampaignContext:
+    """What `decide_campaign` consults: the caller, the clock, the students in their care."""
+    return CampaignContext(
+        actor=actor,
+        now=now,
+        definition=definition,
+        is_student=lambda pid: is_student(directory, pid, now),
+        in_scope=campaign_scope_checker(directory, user_id, now),
+    )

@@ -23,11 +23,11 @@ from sqlalchemy import Connection, Engine, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow_core.catalog.loader import Catalog
-from workflow_core.catalog.model import Audience, Node, ProcessDefinition
+from workflow_core.catalog.model import Node, ProcessDefinition
 from workflow_core.command_context import (
     MAX_ID,
-    SCOPE_OF_PLACEMENT,
     assigner,
+    campaign_context,
     definition_of,
     resolve_actor,
     supervision_checker,
@@ -51,7 +51,6 @@ from workflow_core.domain.commands import (
 )
 from workflow_core.domain.decide import (
     Actor,
-    CampaignContext,
     DecisionContext,
     decide,
     decide_campaign,
@@ -59,7 +58,7 @@ from workflow_core.domain.decide import (
 )
 from workflow_core.domain.events import CampaignOpened, Submitted
 from workflow_core.domain.evolve import evolve, evolve_campaign, fold, fold_campaign
-from workflow_core.domain.state import CampaignState, InstanceStatus
+from workflow_core.domain.state import InstanceStatus
 from workflow_core.errors import (
     BusinessRuleError,
     ConflictError,
@@ -69,6 +68,7 @@ from workflow_core.errors import (
     NotFoundError,
 )
 from workflow_core.store import event_store
+from workflow_core.store.campaigns import latest_registration, load_campaign
 from workflow_core.store.projections import (
     campaign_row,
     instance_row,
@@ -87,7 +87,6 @@ MAX_IDEMPOTENCY_KEY = 128
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 # Roles that may read any instance (to follow up, audit or support); others see their own.
 READ_ALL_ROLES = frozenset({Role.LEADERSHIP, Role.STUDENT_AFFAIRS, Role.DATA_STAFF})
-_SCOPE_OF_PLACEMENT = SCOPE_OF_PLACEMENT
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,9 @@ class WorkflowService:
         def command(conn: Connection) -> InstanceCommand:
             if campaign_id is not None:  # one registration of a student at a time: one chain
                 event_store.lock_stream(conn, f"{campaign_id}/{user_id}")
-            supersedes = self._previous_registration(conn, campaign_id, user_id)
+            supersedes = (
+                None if campaign_id is None else latest_registration(conn, campaign_id, user_id)
+            )
             return Submit(new_id, process_key, form, campaign_id, supersedes)
 
         return self._run(
@@ -238,7 +239,7 @@ class WorkflowService:
             process = definition or self._definition_of(state.process_key, state.process_version)
             campaign = None
             if isinstance(command, Submit) and command.campaign_id is not None:
-                campaign = self._campaign_state(conn, command.campaign_id)
+                campaign = load_campaign(conn, command.campaign_id)
             applicant_id = user_id if isinstance(command, Submit) else state.applicant_id
             ctx = DecisionContext(
                 actor=actor,
@@ -349,13 +350,7 @@ class WorkflowService:
             if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
                 raise BusinessRuleError(f"{campaign_id} is not a campaign")
             state = fold_campaign(campaign_id, (s.event for s in loaded))
-            ctx = CampaignContext(
-                actor=actor,
-                now=now,
-                definition=definition,
-                is_student=lambda pid: self._is_student(pid, now),
-                in_scope=self._scope_checker(actor, user_id, now),
-            )
+            ctx = campaign_context(self.directory, actor, user_id, now, definition)
             new_events = decide_campaign(state, command, ctx)
             for event in new_events:
                 state = evolve_campaign(state, event)
@@ -478,33 +473,6 @@ class WorkflowService:
     def _assigner(self, applicant_id: str, at: datetime) -> Callable[[Node], Assignment]:
         return assigner(self.directory, applicant_id, at)
 
-    def _campaign_state(self, conn: Connection, campaign_id: str) -> CampaignState | None:
-        """The campaign's folded state; None when the id names no campaign (e.g. an instance)."""
-        loaded = event_store.load_stream(conn, campaign_id)
-        if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
-            return None
-        return fold_campaign(campaign_id, (s.event for s in loaded))
-
-    def _is_student(self, person_id: str, at: datetime) -> bool:
-        person = self.directory.person(person_id, at)
-        return person is not None and person.kind in (Audience.UNDERGRADUATE, Audience.GRADUATE)
-
-    def _scope_checker(self, actor: Actor, user_id: str, at: datetime) -> Callable[[str], bool]:
-        grants = self.directory.roles(user_id, at)
-        if any(g.role in (Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL) for g in grants):
-            return lambda _student: True
-        scoped = {(g.role, g.scope_id) for g in grants if g.role in _SCOPE_OF_PLACEMENT}
-
-        def in_scope(student_id: str) -> bool:
-            placement = self.directory.placement(student_id, at)
-            if placement is None:
-                return False
-            return any(
-                _SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in scoped
-            )
-
-        return in_scope
-
     def _supervision_checker(self, user_id: str, at: datetime) -> Callable[[str], bool]:
         """Whether the caller's supervising office looks after an applicant (催办 scope)."""
         return supervision_checker(self.directory, user_id, at)
@@ -521,40 +489,6 @@ class WorkflowService:
         if any(actor.person_id in t["assignees"] for t in task_rows):
             return
         raise NotAuthorizedError(f"{actor.person_id} may not read {instance_id}")
-
-    def _previous_registration(
-        self, conn: Connection, campaign_id: str | None, applicant_id: str
-    ) -> str | None:
-        """The applicant's latest registration in the campaign, which a new one supersedes.
-
-        The latest is the head of the chain: the registration no other one supersedes. Times
-        cannot say it, because two registrations can carry the same `submitted_at` (a clock's
-        resolution, an importer's timestamps), and a random instance id then broke the tie.
-        """
-        if campaign_id is None:
-            return None
-        mine = and_(
-            instances.c.campaign_id == campaign_id,
-            instances.c.applicant_id == applicant_id,
-            instances.c.status != InstanceStatus.WITHDRAWN.value,
-        )
-        later = instances.alias("later")
-        superseded = (
-            select(later.c.instance_id)
-            .where(
-                later.c.campaign_id == campaign_id,
-                later.c.applicant_id == applicant_id,
-                later.c.supersedes == instances.c.instance_id,
-            )
-            .exists()
-        )
-        found = conn.execute(
-            select(instances.c.instance_id)
-            .where(mine, ~superseded)
-            .order_by(instances.c.submitted_at.desc(), instances.c.instance_id.desc())
-            .limit(1)
-        ).scalar()
-        return str(found) if found is not None else None
 
     def _claim_key(
         self, conn: Connection, user_id: str, key: str, fingerprint: str, now: datetime

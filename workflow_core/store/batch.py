@@ -10,10 +10,13 @@ projection rows, written in bulk. Those rows are the same pure functions of the 
 that the live path and `projections.rebuild` write.
 
 Each command carries its own `occurred_at` (history keeps its own times). Commands must come in
-time order per instance; the writer appends in the order it was given. It takes no campaign
-registrations (a whereabouts submission needs the campaign and the applicant's previous
-registration from the store; the service does that): a campaign-based service is refused by
-`decide` as it would be without a campaign id.
+time order per instance and per campaign; the writer appends in the order it was given.
+
+Whereabouts campaigns go through `decide_campaign` as in the service: `open_campaign`,
+`remind_students`, and `submit(..., campaign_id=...)` for a registration, which supersedes the
+applicant's latest registration in the campaign. The writer remembers the registrations it
+wrote, so a change registered before the previous one is flushed still finds it; for campaigns
+it did not open itself it asks the store as well.
 """
 
 from __future__ import annotations
@@ -25,22 +28,31 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select
 
 from workflow_core.catalog.loader import Catalog
+from workflow_core.catalog.model import ProcessDefinition
 from workflow_core.command_context import (
     assigner,
+    campaign_context,
     definition_of,
     resolve_actor,
     supervision_checker,
 )
 from workflow_core.directory.port import Directory
-from workflow_core.domain.commands import InstanceCommand, Submit
-from workflow_core.domain.decide import DecisionContext, decide, instance_of_task
+from workflow_core.domain.commands import InstanceCommand, OpenCampaign, RemindStudents, Submit
+from workflow_core.domain.decide import DecisionContext, decide, decide_campaign, instance_of_task
 from workflow_core.domain.events import Event, Submitted
-from workflow_core.domain.evolve import evolve, fold
-from workflow_core.domain.state import InstanceState, InstanceStatus
+from workflow_core.domain.evolve import evolve, evolve_campaign, fold
+from workflow_core.domain.state import CampaignState, InstanceState, InstanceStatus
 from workflow_core.errors import ConflictError, NotFoundError
 from workflow_core.store import event_store
-from workflow_core.store.projections import inbox_rows, instance_row, task_row, upsert_rows
-from workflow_core.store.schema import events, inbox, instances, tasks
+from workflow_core.store.campaigns import latest_registration, load_campaign
+from workflow_core.store.projections import (
+    campaign_row,
+    inbox_rows,
+    instance_row,
+    task_row,
+    upsert_rows,
+)
+from workflow_core.store.schema import campaigns, events, inbox, instances, tasks
 from workflow_core.store.serialization import to_row
 
 DEFAULT_BATCH_EVENTS = 20_000
@@ -74,6 +86,11 @@ class BatchWriter:
         self._forget: set[str] = set()
         self._new_prefixes: tuple[str, ...] = ()
         self._seen: set[str] = set()  # every instance this writer has held (forgotten too)
+        self._campaigns: dict[str, CampaignState] = {}
+        self._campaign_versions: dict[str, int] = {}  # as the store holds them
+        self._opened_here: set[str] = set()
+        # (campaign, applicant) → their latest registration written by this writer
+        self._registrations: dict[tuple[str, str], str] = {}
         self.events_written = 0
 
     def __enter__(self) -> BatchWriter:
@@ -93,12 +110,22 @@ class BatchWriter:
         *,
         instance_id: str,
         occurred_at: datetime,
+        campaign_id: str | None = None,
     ) -> list[Event]:
-        """Submit a new request as `user_id` at `occurred_at`; the events it caused."""
+        """Submit a new request (or a campaign registration) as `user_id` at `occurred_at`."""
         self.catalog.get(process_key)  # NotFoundError for an unknown service, as the service
-        return self.execute(
-            user_id, instance_id, Submit(instance_id, process_key, form), occurred_at
+        supersedes = None
+        if campaign_id is not None:
+            supersedes = self._latest_registration(campaign_id, user_id)
+        new_events = self.execute(
+            user_id,
+            instance_id,
+            Submit(instance_id, process_key, form, campaign_id, supersedes),
+            occurred_at,
         )
+        if campaign_id is not None:
+            self._registrations[(campaign_id, user_id)] = instance_id
+        return new_events
 
     def act_on_task(
         self, user_id: str, command: InstanceCommand, occurred_at: datetime
@@ -131,7 +158,7 @@ class BatchWriter:
             definition=definition,
             assign=assigner(self.directory, applicant_id, now),
             person_exists=lambda pid: self.directory.person(pid, now) is not None,
-            campaign=None,
+            campaign=self._campaign_of(command),
             supervises=supervision_checker(self.directory, user_id, now),
         )
         new_events = decide(state, command, ctx)
@@ -145,6 +172,89 @@ class BatchWriter:
             if len(self._pending) >= self.batch_events:
                 self.flush()
         return new_events
+
+    # --- campaigns (假期去向登记) --------------------------------------------------------------
+
+    def open_campaign(self, user_id: str, command: OpenCampaign) -> list[Event]:
+        """Open a whereabouts campaign as `user_id`; it happens at `command.opens_at`."""
+        if command.campaign_id in self._campaigns or self._stream_exists(command.campaign_id):
+            raise ConflictError(f"campaign {command.campaign_id} already exists")
+        definition = None
+        if command.process_key in self.catalog:
+            definition = self.catalog.get(command.process_key)
+        state = CampaignState(command.campaign_id)
+        self._campaigns[command.campaign_id] = state
+        self._campaign_versions[command.campaign_id] = 0
+        self._opened_here.add(command.campaign_id)
+        return self._campaign_command(user_id, state, command, definition, command.opens_at)
+
+    def remind_students(
+        self,
+        user_id: str,
+        campaign_id: str,
+        student_ids: Sequence[str],
+        message: str,
+        occurred_at: datetime,
+    ) -> list[Event]:
+        """Remind students who have not registered (催办) as a monitor, counsellor or office."""
+        state = self._campaign(campaign_id)
+        if state is None:
+            raise NotFoundError(f"campaign {campaign_id} does not exist")
+        command = RemindStudents(tuple(student_ids), message)
+        return self._campaign_command(user_id, state, command, None, occurred_at)
+
+    def _campaign_command(
+        self,
+        user_id: str,
+        state: CampaignState,
+        command: OpenCampaign | RemindStudents,
+        definition: ProcessDefinition | None,
+        occurred_at: datetime,
+    ) -> list[Event]:
+        now = occurred_at.astimezone(UTC)
+        actor = resolve_actor(self.directory, user_id, now)
+        ctx = campaign_context(self.directory, actor, user_id, now, definition)
+        new_events = decide_campaign(state, command, ctx)
+        for event in new_events:
+            state = evolve_campaign(state, event)
+        if new_events:
+            self._campaigns[state.campaign_id] = state
+            self._dirty[state.campaign_id] = None
+            self._pending.extend((state.campaign_id, e) for e in new_events)
+            if len(self._pending) >= self.batch_events:
+                self.flush()
+        return new_events
+
+    def _campaign(self, campaign_id: str) -> CampaignState | None:
+        known = self._campaigns.get(campaign_id)
+        if known is not None:
+            return known
+        with self.engine.connect() as conn:
+            loaded = load_campaign(conn, campaign_id)
+        if loaded is None or not loaded.opened:
+            return None
+        self._campaigns[campaign_id] = loaded
+        self._campaign_versions[campaign_id] = loaded.version
+        return loaded
+
+    def _campaign_of(self, command: InstanceCommand) -> CampaignState | None:
+        if not isinstance(command, Submit) or command.campaign_id is None:
+            return None
+        return self._campaign(command.campaign_id)
+
+    def _latest_registration(self, campaign_id: str, applicant_id: str) -> str | None:
+        written = self._registrations.get((campaign_id, applicant_id))
+        if written is not None or campaign_id in self._opened_here:
+            return written
+        with self.engine.connect() as conn:
+            return latest_registration(conn, campaign_id, applicant_id)
+
+    def _stream_exists(self, stream_id: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(events.c.stream_id).where(events.c.stream_id == stream_id).limit(1)
+            ).first()
+        return found is not None
 
     def claim_prefix(self, prefix: str) -> None:
         """Promise that this writer alone creates streams whose ids start with `prefix`.
@@ -203,30 +313,44 @@ class BatchWriter:
         recorded_at = self.clock()
         versions: dict[str, int] = {}
         rows: list[dict[str, Any]] = []
-        for instance_id, event in self._pending:
-            if instance_id not in versions:
-                versions[instance_id] = self._flushed.get(
-                    instance_id, InstanceState(instance_id)
-                ).version
-            versions[instance_id] += 1
-            state = self._states[instance_id]
+        for stream_id, event in self._pending:
+            campaign = self._campaigns.get(stream_id)
+            if stream_id not in versions:
+                versions[stream_id] = (
+                    self._campaign_versions[stream_id]
+                    if campaign is not None
+                    else self._flushed.get(stream_id, InstanceState(stream_id)).version
+                )
+            versions[stream_id] += 1
+            if campaign is not None:
+                stream_type, process_key, process_version = "campaign", campaign.process_key, None
+            else:
+                state = self._states[stream_id]
+                stream_type = "instance"
+                process_key, process_version = state.process_key, state.process_version
             rows.append(
                 to_row(
                     event,
-                    stream_id=instance_id,
-                    stream_version=versions[instance_id],
-                    stream_type="instance",
-                    process_key=state.process_key,
-                    process_version=state.process_version,
+                    stream_id=stream_id,
+                    stream_version=versions[stream_id],
+                    stream_type=stream_type,
+                    process_key=process_key,
+                    process_version=process_version,
                     recorded_at=recorded_at,
                 )
             )
-        dirty = list(self._dirty)
+        dirty = [s for s in self._dirty if s not in self._campaigns]
+        dirty_campaigns = [self._campaigns[s] for s in self._dirty if s in self._campaigns]
         with self.engine.begin() as conn:
             self._project(conn, dirty)
+            if dirty_campaigns:
+                rows_of = [campaign_row(c) for c in dirty_campaigns]
+                upsert_rows(conn, campaigns, rows_of, ("campaign_id",))
             event_store.append_rows(conn, rows)
         for instance_id in dirty:
             self._flushed[instance_id] = self._states[instance_id]
+        for campaign in dirty_campaigns:
+            self._campaign_versions[campaign.campaign_id] = campaign.version
         for instance_id in self._forget:
             self._states.pop(instance_id, None)
             self._flushed.pop(instance_id, None)

@@ -14,10 +14,12 @@ from sqlalchemy import Engine, select
 from tests.workflow_core.conftest import People, fitting_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience
+from workflow_core.directory.schema import student_class_memberships
 from workflow_core.directory.sql_directory import SqlDirectory
 from workflow_core.domain.commands import (
     Approve,
     InstanceCommand,
+    OpenCampaign,
     Reassign,
     Reject,
     Remind,
@@ -321,3 +323,140 @@ def test_a_claimed_prefix_skips_look_ups_but_never_forgets_what_it_wrote(
         BatchWriter(store_engine, catalog, directory).claim_prefix("p_1-")
     BatchWriter(store_engine, catalog, directory).claim_prefix("p%1-")
     BatchWriter(store_engine, catalog, directory).claim_prefix("pa1-")
+
+
+def test_a_batched_campaign_equals_the_service_and_supersedes_unflushed_registrations(
+    store_engine: Engine,
+    tmp_path: Path,
+    catalog: Catalog,
+    directory: SqlDirectory,
+    people: People,
+    business_engine: Engine,
+) -> None:
+    organiser = people.persona("student_affairs")
+    monitor = people.persona("class_monitor")
+    monitor_class = people.personas["class_monitor"][0]["scope"]["ids"][0]
+    with business_engine.connect() as conn:
+        members = conn.execute(
+            select(student_class_memberships.c.student_id)
+            .where(student_class_memberships.c.class_id == monitor_class)
+            .order_by(student_class_memberships.c.student_id)
+        ).scalars()
+        in_class = [
+            p
+            for p in members
+            if p != monitor
+            and (placement := directory.placement(p, START)) is not None
+            and placement.class_id == monitor_class
+        ]
+    classmates = in_class[:3]
+    outsider = next(
+        p
+        for p in people.by_kind[Audience.UNDERGRADUATE]
+        if (placement := directory.placement(p, START)) is not None
+        and placement.class_id != monitor_class
+    )
+    assert len(classmates) == 3
+    opened = OpenCampaign(
+        campaign_id="batch-winter",
+        process_key="holiday_whereabouts",
+        title="寒假去向登记",
+        holiday="寒假",
+        opens_at=START,
+        deadline=START + timedelta(days=5),
+        audience=("undergraduate", "graduate"),
+    )
+    definition = catalog.get("holiday_whereabouts")
+    stay = {"stay_or_leave": "留校", "emergency_contact_name": "王芳"}
+    stay["emergency_contact_phone"] = "13800000000"
+    stay = {f.name: stay[f.name] for f in definition.form if f.name in stay}
+
+    writer = BatchWriter(store_engine, catalog, directory, batch_events=3)
+    writer.open_campaign(organiser, opened)
+    registrations = [
+        (classmates[0], "reg-1", START + timedelta(hours=1)),
+        (classmates[1], "reg-2", START + timedelta(hours=2)),
+        (classmates[0], "reg-3", START + timedelta(hours=3)),  # a change: supersedes reg-1
+        (classmates[0], "reg-4", START + timedelta(hours=4)),
+    ]
+    for student, instance_id, at in registrations:
+        writer.submit(
+            student,
+            "holiday_whereabouts",
+            stay,
+            instance_id=instance_id,
+            occurred_at=at,
+            campaign_id="batch-winter",
+        )
+    remind_at = START + timedelta(hours=5)
+    writer.remind_students(monitor, "batch-winter", [classmates[2]], "请尽快登记", remind_at)
+    with pytest.raises(NotAuthorizedError):
+        writer.remind_students(monitor, "batch-winter", [outsider], "", remind_at)
+    with pytest.raises(ConflictError):
+        writer.open_campaign(organiser, opened)
+    with pytest.raises(NotFoundError):
+        writer.submit(
+            classmates[2],
+            "holiday_whereabouts",
+            stay,
+            instance_id="reg-9",
+            occurred_at=remind_at,
+            campaign_id="no-such-campaign",
+        )
+    writer.flush()
+    assert writer.state("reg-4").supersedes == "reg-3"
+    assert writer.state("reg-3").supersedes == "reg-1"
+
+    # A second writer that did not open the campaign finds the latest registration in the store.
+    later = BatchWriter(store_engine, catalog, directory)
+    at = START + timedelta(hours=6)
+    later.submit(
+        classmates[0],
+        "holiday_whereabouts",
+        stay,
+        instance_id="reg-5",
+        occurred_at=at,
+        campaign_id="batch-winter",
+    )
+    later.flush()
+    assert later.state("reg-5").supersedes == "reg-4"
+
+    live_engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    upgrade(live_engine)
+    service = WorkflowService(live_engine, catalog, directory)
+    body = {
+        "campaign_id": opened.campaign_id,
+        "process_key": opened.process_key,
+        "title": opened.title,
+        "holiday": opened.holiday,
+        "opens_at": opened.opens_at.isoformat(),
+        "deadline": opened.deadline.isoformat(),
+        "audience": list(opened.audience),
+    }
+    service.open_campaign(organiser, body, occurred_at=START)
+    for student, instance_id, registered_at in registrations:
+        service.submit(
+            student,
+            "holiday_whereabouts",
+            stay,
+            instance_id=instance_id,
+            occurred_at=registered_at,
+            campaign_id="batch-winter",
+        )
+    service.remind_students(
+        monitor,
+        "batch-winter",
+        {"student_ids": [classmates[2]], "message": "请尽快登记"},
+        occurred_at=remind_at,
+    )
+    service.submit(
+        classmates[0],
+        "holiday_whereabouts",
+        stay,
+        instance_id="reg-5",
+        occurred_at=START + timedelta(hours=6),
+        campaign_id="batch-winter",
+    )
+    assert event_rows(store_engine) == event_rows(live_engine)
+    assert rows_of(store_engine) == rows_of(live_engine)
+    live_engine.dispose()
