@@ -1,15 +1,15 @@
-"""A stretch of hall history for the non-campaign services, through the workflow core's rules.
+"""One service's hall history (a lane), through the workflow core's rules.
 
-Day by day, each service's submissions arrive (`volumes`) from applicants drawn from the
+Day by day the service's submissions arrive (`volumes`) from applicants drawn from the
 directory by the service's audience and their status that day (students 在读 only). Every
 command — submit, view, approve, return, reject, reassign, remind, resubmit, withdraw — runs
 through the batched writer, i.e. the domain's `decide`/`evolve` with the directory's answers, in
 time order: a priority queue holds the actions people will take, each with its moment. What is
-still pending at the end stays open. Deterministic for a seed: one random stream consumed in
-queue order, instance ids `sim<seed>-<n>`.
+still pending at the end stays open.
 
-Not simulated here: whereabouts campaigns (假期去向登记), live traffic, and changes to the
-directory over the year (the generated directory already carries effective-dated history).
+A lane is independent of every other lane: its own random stream (seed and service key), its
+own instance ids `sim<seed>-<service>-<n>`, and nothing it reads is written by another lane. So
+lanes can run in any order or in parallel processes and a seed still gives the same streams.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-import time as wallclock
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
@@ -35,7 +33,7 @@ from tongban.simulator.approvers import (
     awake,
 )
 from tongban.simulator.calendar import CAMPUS_TZ, add_working_time
-from tongban.simulator.volumes import VolumeModel, arrival_times
+from tongban.simulator.volumes import VolumeModel, arrival_times, poisson
 from workflow_core.catalog.examples import example_form
 from workflow_core.catalog.forms import validate_form
 from workflow_core.catalog.loader import Catalog
@@ -74,89 +72,92 @@ WITHDRAW_REASONS: Final = ("不需要了", "信息填错，重新申请", "")
 
 
 @dataclass
-class HistoryResult:
-    """What a run produced; `flagged` holds the tasks decided outside office hours on purpose
+class LaneResult:
+    """What lanes produced; `flagged` holds the tasks decided outside office hours on purpose
     (after-hours work or a rubber stamp that ran past the office's closing)."""
 
-    first_day: date
-    days: int
-    seed: int
     instances: int = 0
-    events: int = 0
     commands: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     flagged: set[str] = field(default_factory=set)
-    seconds: float = 0.0
 
-    @property
-    def events_per_second(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
+    def add(self, other: LaneResult) -> None:
+        self.instances += other.instances
+        self.commands.update(other.commands)
+        self.refused.update(other.refused)
+        self.flagged |= other.flagged
+
+
+@dataclass
+class Applicants:
+    """Who might apply, by audience, and the staff of each unit (for reassignments); read once
+    per process and shared by its lanes."""
+
+    pools: dict[Audience, list[str]]
+    staff_by_unit: dict[str, list[str]]
+
+    @classmethod
+    def load(cls, business: Engine) -> Applicants:
+        return cls(_applicant_pools(business), _staff_by_unit(business))
 
 
 # Actions in the queue: (moment, sequence number, kind, arguments).
 _Action = tuple[datetime, int, str, tuple[Any, ...]]
 
 
-class HistorySimulator:
+class ServiceLane:
+    """The history of one catalog service."""
+
     def __init__(
         self,
+        key: str,
         writer: BatchWriter,
         catalog: Catalog,
         directory: Directory,
-        business: Engine,
+        applicants: Applicants,
         volumes: VolumeModel,
         *,
         seed: int,
         behaviour: Behaviour | None = None,
     ) -> None:
+        self.key = key
+        self.name = key
         self.writer = writer
         self.catalog = catalog
         self.directory = directory
         self.volumes = volumes
         self.seed = seed
-        self.rng = random.Random(f"history:{seed}")
+        self.prefix = f"sim{seed}-{key}-"
+        self.rng = random.Random(f"history:{seed}:{key}")
         self.approvers = ApproverModel(seed, behaviour or Behaviour())
         self.behaviour = self.approvers.behaviour
-        self.pools = _applicant_pools(business)
-        self.staff_by_unit = _staff_by_unit(business)
+        self.pools = applicants.pools
+        self.staff_by_unit = applicants.staff_by_unit
         self._queue: list[_Action] = []
         self._sequence = itertools.count()
         self._ids = itertools.count(1)
         self._closed: set[str] = set()  # terminal instances: later actions on them are moot
-        self.result: HistoryResult | None = None
+        self.result = LaneResult()
 
-    def run(
-        self, first_day: date, days: int, progress: Callable[[int], None] | None = None
-    ) -> HistoryResult:
-        result = HistoryResult(first_day=first_day, days=days, seed=self.seed)
-        self.result = result
-        self.writer.claim_prefix(f"sim{self.seed}-")  # refuses a seed already simulated here
-        started = wallclock.perf_counter()
-        written_before = self.writer.events_written
-        for offset in range(days):
-            day = first_day + timedelta(days=offset)
-            self._arrivals(day)
-            until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ)
-            while self._queue and self._queue[0][0] < until:
-                at, _seq, kind, args = heapq.heappop(self._queue)
-                self._perform(kind, at, args)
-            if progress is not None:
-                progress(offset + 1)
+    def start(self) -> None:
+        self.writer.claim_prefix(self.prefix)  # refuses a seed already simulated here
+
+    def run_day(self, day: date) -> None:
+        count = poisson(self.rng, self.volumes.expected(self.key, day))
+        for moment in arrival_times(self.key, day, count, self.rng):
+            self._at(moment, "submit", self.key)
+        until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ)
+        while self._queue and self._queue[0][0] < until:
+            at, _seq, kind, args = heapq.heappop(self._queue)
+            self._perform(kind, at, args)
+
+    def finish(self) -> None:
         self._queue.clear()  # what people would do after the end stays undone: still open
-        self.writer.flush()
-        result.events = self.writer.events_written - written_before
-        result.seconds = wallclock.perf_counter() - started
-        return result
 
     # --- scheduling --------------------------------------------------------------------------
 
     def _at(self, moment: datetime, kind: str, *args: Any) -> None:
         heapq.heappush(self._queue, (moment.astimezone(UTC), next(self._sequence), kind, args))
-
-    def _arrivals(self, day: date) -> None:
-        for key, count in self.volumes.counts(day, self.rng).items():
-            for moment in arrival_times(key, day, count, self.rng):
-                self._at(moment, "submit", key)
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -207,7 +208,7 @@ class HistorySimulator:
             form = self._form(key, applicant, at)
             if form is None:
                 continue
-            instance_id = f"sim{self.seed}-{next(self._ids)}"
+            instance_id = f"{self.prefix}{next(self._ids)}"
             try:
                 new_events = self.writer.submit(
                     applicant, key, form, instance_id=instance_id, occurred_at=at
@@ -215,10 +216,8 @@ class HistorySimulator:
             except (BusinessRuleError, NotAuthorizedError) as exc:
                 # e.g. nobody but the applicant can decide a node (an approver's own request),
                 # or a class without a counsellor that day: the hall refuses, nothing is written.
-                assert self.result is not None
                 self.result.refused[f"submit:{type(exc).__name__}"] += 1
                 continue
-            assert self.result is not None
             self.result.instances += 1
             self.result.commands["submit"] += 1
             self._follow(instance_id, new_events, at)
@@ -262,7 +261,6 @@ class HistorySimulator:
         if self._command(plan.outcome.value, actor, instance_id, command, at) and (
             plan.after_hours or plan.rubber_stamp
         ):
-            assert self.result is not None
             self.result.flagged.add(task_id)
 
     def _remind(self, instance_id: str, task_id: str, at: datetime) -> None:
@@ -287,7 +285,6 @@ class HistorySimulator:
         try:
             new_events = self.writer.execute(actor, instance_id, command, at)
         except WorkflowError as exc:
-            assert self.result is not None
             self.result.refused[f"{name}:{type(exc).__name__}"] += 1
             return False
         assert self.result is not None
@@ -362,24 +359,3 @@ def _staff_by_unit(business: Engine) -> dict[str, list[str]]:
         ):
             units.setdefault(str(unit_id), []).append(str(staff_id))
     return units
-
-
-def simulate_history(
-    engine: Engine,
-    catalog: Catalog,
-    directory: Directory,
-    business: Engine,
-    *,
-    size: str,
-    first_day: date,
-    days: int,
-    seed: int,
-    progress: Callable[[int], None] | None = None,
-    batch_events: int = 20_000,
-) -> HistoryResult:
-    """Simulate `days` days of history from `first_day` into the event store."""
-    writer = BatchWriter(engine, catalog, directory, batch_events=batch_events)
-    simulator = HistorySimulator(
-        writer, catalog, directory, business, VolumeModel.for_size(size), seed=seed
-    )
-    return simulator.run(first_day, days, progress)

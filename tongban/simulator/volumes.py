@@ -158,6 +158,11 @@ _STAFF_HOURS: Final = (0, 0, 0, 0, 0, 0, 0, 2, 8, 12, 12, 9, 2, 3, 10, 11, 9, 5,
 _VISITOR_HOURS: Final = (0, 0, 0, 0, 0, 0, 1, 3, 6, 9, 9, 7, 5, 5, 6, 6, 5, 4, 4, 4, 4, 3, 1, 0)
 
 
+def student_hour_weights() -> tuple[int, ...]:
+    """Relative activity of students by campus hour."""
+    return _STUDENT_HOURS
+
+
 def hour_weights(key: str) -> tuple[int, ...]:
     if key in VISITOR_SERVICES:
         return _VISITOR_HOURS

@@ -1,0 +1,278 @@
+"""Run a stretch of simulated history: every service lane and the campaign lane, in parallel.
+
+The lanes are independent (see `history` and `campaigns`), so they are shared out between
+worker processes, each with its own connections, directory and batched writer; within a process
+the lanes advance day by day together, so the log stays roughly in time order. The same seed
+gives the same streams whatever the number of workers; only the global `event_id` order and
+`recorded_at` differ. With one worker everything runs in the calling process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import time as wallclock
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from tongban.settings import Settings
+from tongban.simulator.campaigns import PROCESS_KEY, CampaignLane, Rosters
+from tongban.simulator.history import Applicants, LaneResult, ServiceLane
+from tongban.simulator.volumes import VolumeModel
+from tongban.wiring import catalog_for
+from workflow_core.catalog.loader import Catalog
+from workflow_core.directory.port import Directory
+from workflow_core.directory.sql_directory import SqlDirectory
+from workflow_core.store.batch import DEFAULT_BATCH_EVENTS, BatchWriter
+from workflow_core.store.db import make_engine
+
+CAMPAIGN_LANE = "campaigns"
+# Rough events per request, to share the lanes out evenly: approvals take several events each,
+# a registration two.
+EVENTS_PER_REQUEST = 6.0
+EVENTS_PER_REGISTRATION = 2.3
+
+
+class Lane(Protocol):
+    name: str
+    result: LaneResult
+
+    def start(self) -> None: ...
+    def run_day(self, day: date) -> None: ...
+    def finish(self) -> None: ...
+
+
+@dataclass
+class SimulationResult:
+    first_day: date
+    days: int
+    seed: int
+    workers: int
+    events: int = 0
+    seconds: float = 0.0
+    lanes: LaneResult = field(default_factory=LaneResult)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def lane_names(catalog: Catalog) -> list[str]:
+    """Every service but the campaign one, then the campaigns."""
+    services = [k for k in sorted(catalog.keys()) if not catalog.get(k).campaign_based]
+    return [*services, CAMPAIGN_LANE] if PROCESS_KEY in catalog else services
+
+
+def share_lanes(names: Sequence[str], size: str, workers: int) -> list[list[str]]:
+    """Lanes per worker, heaviest first onto the least loaded worker."""
+    volumes = VolumeModel.for_size(size)
+    students = volumes.scale * 45_000
+
+    def weight(name: str) -> float:
+        if name == CAMPAIGN_LANE:
+            return 7 * students * EVENTS_PER_REGISTRATION
+        return volumes.totals.get(name, 0.0) * volumes.scale * EVENTS_PER_REQUEST
+
+    shares: list[list[str]] = [[] for _ in range(max(1, workers))]
+    loads = [0.0] * len(shares)
+    for name in sorted(names, key=lambda n: (-weight(n), n)):
+        least = loads.index(min(loads))
+        shares[least].append(name)
+        loads[least] += weight(name)
+    return [s for s in shares if s]
+
+
+def simulate_lanes(
+    engine: Engine,
+    catalog: Catalog,
+    directory: Directory,
+    business: Engine,
+    *,
+    names: Sequence[str],
+    size: str,
+    first_day: date,
+    days: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    batch_events: int = DEFAULT_BATCH_EVENTS,
+) -> tuple[LaneResult, int]:
+    """Run `names` lanes in this process; (what they did, events written). `progress` gets the
+    number of lane-days finished since its last call."""
+    writer = BatchWriter(engine, catalog, directory, batch_events=batch_events)
+    volumes = VolumeModel.for_size(size)
+    applicants = Applicants.load(business)
+    last_day = first_day + timedelta(days=days - 1)
+    lanes: list[Lane] = []
+    for name in names:
+        if name == CAMPAIGN_LANE:
+            rosters = Rosters.load(business)
+            lanes.append(CampaignLane(writer, catalog, rosters, first_day, last_day, seed=seed))
+        else:
+            lane = ServiceLane(name, writer, catalog, directory, applicants, volumes, seed=seed)
+            lanes.append(lane)
+    for lane in lanes:
+        lane.start()
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        for lane in lanes:
+            lane.run_day(day)
+        if progress is not None:
+            progress(len(lanes))
+    total = LaneResult()
+    for lane in lanes:
+        lane.finish()
+        total.add(lane.result)
+    writer.flush()
+    return total, writer.events_written
+
+
+def simulate(
+    settings: Settings,
+    *,
+    size: str,
+    first_day: date,
+    days: int,
+    seed: int,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationResult:
+    """Simulate `days` days from `first_day` into the configured event store.
+
+    `progress(done, total)` counts lane-days. Workers default to the machine's cores.
+    """
+    catalog = catalog_for(settings)
+    names = lane_names(catalog)
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    shares = share_lanes(names, size, count)
+    result = SimulationResult(first_day=first_day, days=days, seed=seed, workers=len(shares))
+    total = len(names) * days
+    started = wallclock.perf_counter()
+    if len(shares) == 1:
+        done = 0
+
+        def step(lanes: int) -> None:
+            nonlocal done
+            done += lanes
+            if progress is not None:
+                progress(done, total)
+
+        lanes, events = _run_share(settings, shares[0], size, first_day, days, seed, step)
+        result.lanes.add(lanes)
+        result.events = events
+    else:
+        _run_workers(settings, shares, size, first_day, days, seed, total, progress, result)
+    result.seconds = wallclock.perf_counter() - started
+    return result
+
+
+def _run_share(
+    settings: Settings,
+    names: Sequence[str],
+    size: str,
+    first_day: date,
+    days: int,
+    seed: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[LaneResult, int]:
+    engine = make_engine(settings.db_url)
+    business = make_engine(settings.business_db_url, write_lock_at_begin=False)
+    directory = SqlDirectory(business)
+    try:
+        return simulate_lanes(
+            engine,
+            catalog_for(settings),
+            directory,
+            business,
+            names=names,
+            size=size,
+            first_day=first_day,
+            days=days,
+            seed=seed,
+            progress=progress,
+        )
+    finally:
+        directory.close()
+        business.dispose()
+        engine.dispose()
+
+
+def _worker(
+    settings: Settings,
+    names: Sequence[str],
+    size: str,
+    first_day: date,
+    days: int,
+    seed: int,
+    messages: multiprocessing.Queue[tuple[str, object]],
+) -> None:
+    try:
+        lanes, events = _run_share(
+            settings,
+            names,
+            size,
+            first_day,
+            days,
+            seed,
+            lambda n: messages.put(("progress", n)),
+        )
+    except BaseException as exc:  # the parent reports it and stops the others
+        messages.put(("error", f"{type(exc).__name__}: {exc}"))
+        raise
+    messages.put(("done", (lanes, events)))
+
+
+def _run_workers(
+    settings: Settings,
+    shares: list[list[str]],
+    size: str,
+    first_day: date,
+    days: int,
+    seed: int,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    result: SimulationResult,
+) -> None:
+    # spawn, not fork: a forked child would inherit the parent's open database connections.
+    context = multiprocessing.get_context("spawn")
+    messages: multiprocessing.Queue[tuple[str, object]] = context.Queue()
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(settings, share, size, first_day, days, seed, messages),
+            name=f"simulate-{index}",
+        )
+        for index, share in enumerate(shares)
+    ]
+    for process in processes:
+        process.start()
+    done = finished = 0
+    try:
+        while finished < len(processes):
+            try:
+                kind, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p for p in processes if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"simulation worker {dead[0].name} died") from None
+                continue
+            if kind == "progress":
+                done += int(payload)  # type: ignore[call-overload]
+                if progress is not None:
+                    progress(done, total)
+            elif kind == "error":
+                raise RuntimeError(f"a simulation worker failed: {payload}")
+            else:
+                lanes, events = payload  # type: ignore[misc]
+                result.lanes.add(lanes)
+                result.events += events
+                finished += 1
+    finally:
+        for process in processes:
+            if process.is_alive() and finished < len(processes):
+                process.terminate()
+            process.join()
