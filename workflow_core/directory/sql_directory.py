@@ -26,7 +26,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, TypeVar, cast
 
@@ -53,7 +52,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.selectable import CompoundSelect
 
-from workflow_core.catalog.model import AssigneeRule, AssigneeRuleKind, Audience
+from workflow_core.catalog.model import AssigneeRule, Audience
 from workflow_core.directory.port import (
     Assignment,
     Person,
@@ -63,8 +62,8 @@ from workflow_core.directory.port import (
     ScopeType,
     StudentStatus,
 )
+from workflow_core.directory.rules import Target, nobody_holds, staff_placement, target_of
 from workflow_core.directory.schema import (
-    UNIVERSITY_SCOPE_ID,
     classes,
     effective_day,
     hall_accounts,
@@ -75,14 +74,12 @@ from workflow_core.directory.schema import (
     student_statuses,
     students,
 )
-from workflow_core.errors import BusinessRuleError
 
 T = TypeVar("T")
 
 DEFAULT_CACHE_TTL_SECONDS: Final = 60.0
 DEFAULT_CACHE_SIZE: Final = 50_000
 DEFAULT_IDLE_CONNECTIONS: Final = 8
-LEADERSHIP_DEPARTMENT: Final = "leadership"
 _SQLITE_BUSY_TIMEOUT_S: Final = 30.0
 
 
@@ -122,17 +119,6 @@ class _TtlLruCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
-
-
-@dataclass(frozen=True)
-class _Target:
-    """The grants a rule looks for: role over one scope, plus how to name it when empty."""
-
-    role: Role
-    scope_type: ScopeType
-    scope_id: str
-    department_id: str
-    who: str  # "counsellor", "college office staff", … for the error message
 
 
 def _in_effect(table: Table) -> ColumnElement[bool]:
@@ -357,17 +343,13 @@ class SqlDirectory:
 
     def resolve(self, rule: AssigneeRule, applicant: Placement, at: datetime) -> Assignment:
         day = effective_day(at)
-        target = _target(rule, applicant, day)
+        target = target_of(rule, applicant, day)
         holders = self._cache.get_or_compute(
             ("holders", target.role, target.scope_type, target.scope_id, day),
             lambda: self._load_holders(target, day),
         )
         if not holders:
-            raise BusinessRuleError(
-                f"{rule.kind.value}: no {target.who} is assigned to "
-                f"{_unit_phrase(target.scope_type, target.scope_id)} on {day.isoformat()}",
-                {"rule": rule.kind.value, target.scope_type.value: target.scope_id},
-            )
+            raise nobody_holds(rule, target, day)
         return Assignment(department_id=target.department_id, assignees=holders)
 
     def _rows(
@@ -412,16 +394,7 @@ class SqlDirectory:
                 college_id=row.college_id,
                 residential_college_id=row.residential_college_id,
             )
-        unit_type, unit_id = row.unit_type, row.unit_id
-        return Placement(
-            person_id=person_id,
-            kind=Audience.STAFF,
-            college_id=unit_id if unit_type == ScopeType.COLLEGE.value else None,
-            residential_college_id=(
-                unit_id if unit_type == ScopeType.RESIDENTIAL_COLLEGE.value else None
-            ),
-            department_id=unit_id,
-        )
+        return staff_placement(person_id, row.unit_type, row.unit_id)
 
     def _load_roles(self, person_id: str, day: date) -> tuple[RoleGrant, ...]:
         rows = self._rows(self._roles_sql, {"person_id": person_id, "day": day})
@@ -430,7 +403,7 @@ class SqlDirectory:
             for role, scope_type, scope_id in rows
         )
 
-    def _load_holders(self, target: _Target, day: date) -> tuple[str, ...]:
+    def _load_holders(self, target: Target, day: date) -> tuple[str, ...]:
         rows = self._rows(
             self._holders_sql,
             {
@@ -441,82 +414,3 @@ class SqlDirectory:
             },
         )
         return tuple(row[0] for row in rows)
-
-
-def _target(rule: AssigneeRule, applicant: Placement, day: date) -> _Target:
-    kind = rule.kind
-    if kind is AssigneeRuleKind.CLASS_COUNSELLOR:
-        class_id = _required(rule, applicant, applicant.class_id, "class", day)
-        college_id = _required(rule, applicant, applicant.college_id, "college", day)
-        return _Target(Role.COUNSELLOR, ScopeType.CLASS, class_id, college_id, "counsellor")
-    if kind is AssigneeRuleKind.COLLEGE_OFFICE:
-        college_id = _required(rule, applicant, applicant.college_id, "college", day)
-        return _Target(
-            Role.COLLEGE_OFFICE, ScopeType.COLLEGE, college_id, college_id, "college office staff"
-        )
-    if kind is AssigneeRuleKind.RESIDENTIAL_COLLEGE_OFFICE:
-        rc_id = _required(
-            rule, applicant, applicant.residential_college_id, "residential college", day
-        )
-        return _Target(
-            Role.RESIDENTIAL_COLLEGE_OFFICE,
-            ScopeType.RESIDENTIAL_COLLEGE,
-            rc_id,
-            rc_id,
-            "residential college office staff",
-        )
-    if kind is AssigneeRuleKind.DEPARTMENT:
-        if not rule.department:
-            raise BusinessRuleError(
-                f"{kind.value}: the rule names no department", {"rule": kind.value}
-            )
-        return _Target(
-            Role.DEPARTMENT_APPROVER,
-            ScopeType.DEPARTMENT,
-            rule.department,
-            rule.department,
-            "department approver",
-        )
-    if kind is AssigneeRuleKind.APPLICANT_DEPARTMENT:
-        # Staff belong to a department, a college or a 书院; a student applicant falls back to
-        # their college, whose approvers act for its students' staff-like requests.
-        unit = applicant.department_id or applicant.college_id
-        unit_id = _required(rule, applicant, unit, "department", day)
-        if unit_id == applicant.college_id:
-            scope_type = ScopeType.COLLEGE
-        elif unit_id == applicant.residential_college_id:
-            scope_type = ScopeType.RESIDENTIAL_COLLEGE
-        else:
-            scope_type = ScopeType.DEPARTMENT
-        return _Target(
-            Role.DEPARTMENT_APPROVER, scope_type, unit_id, unit_id, "department approver"
-        )
-    if kind is AssigneeRuleKind.LEADERSHIP:
-        return _Target(
-            Role.LEADERSHIP,
-            ScopeType.UNIVERSITY,
-            UNIVERSITY_SCOPE_ID,
-            LEADERSHIP_DEPARTMENT,
-            "university leader",
-        )
-    raise BusinessRuleError(f"{kind.value}: unsupported assignee rule", {"rule": kind.value})
-
-
-def _required(
-    rule: AssigneeRule, applicant: Placement, value: str | None, unit: str, day: date
-) -> str:
-    if value:
-        return value
-    raise BusinessRuleError(
-        f"{rule.kind.value}: applicant {applicant.person_id} belongs to no {unit} "
-        f"on {day.isoformat()}",
-        {"rule": rule.kind.value, "applicant": applicant.person_id},
-    )
-
-
-def _unit_phrase(scope_type: ScopeType, scope_id: str) -> str:
-    if scope_type is ScopeType.UNIVERSITY:
-        return "the university"
-    if scope_type is ScopeType.RESIDENTIAL_COLLEGE:
-        return f"residential college {scope_id}"
-    return f"{scope_type.value} {scope_id}"
