@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from typing import Any
 
 from workflow_core.domain.events import (
     Activity,
@@ -32,16 +32,22 @@ from workflow_core.domain.state import (
     InstanceStatus,
     TaskState,
     TaskStatus,
+    with_changes,
 )
 
 
 def evolve(state: InstanceState, event: Event) -> InstanceState:
     """The instance after `event`; the version counts every event of the stream."""
-    state = replace(state, version=state.version + 1, updated_at=event.occurred_at)
+    # Every case makes one copy that also counts the event (the fold's hot path: a second copy
+    # per event cost a fifth of the fold).
+    at = event.occurred_at
+    version = state.version + 1
     match event:
         case Submitted():
-            return replace(
+            return with_changes(
                 state,
+                version=version,
+                updated_at=at,
                 status=InstanceStatus.IN_PROGRESS,
                 process_key=event.process_key,
                 process_version=event.process_version,
@@ -49,7 +55,7 @@ def evolve(state: InstanceState, event: Event) -> InstanceState:
                 campaign_id=event.campaign_id,
                 supersedes=event.supersedes,
                 form=dict(event.form),
-                submitted_at=event.occurred_at,
+                submitted_at=at,
             )
         case TaskCreated():
             task = TaskState(
@@ -59,64 +65,91 @@ def evolve(state: InstanceState, event: Event) -> InstanceState:
                 step=event.step,
                 assignees=event.assignees,
                 sla_hours=event.sla_hours,
-                created_at=event.occurred_at,
+                created_at=at,
             )
-            return replace(state, step=event.step, tasks=(*state.tasks, task))
+            return with_changes(
+                state, version=version, updated_at=at, step=event.step, tasks=(*state.tasks, task)
+            )
         case TaskViewed():
-            return _update_task(state, event, viewed_at=event.occurred_at)
+            tasks = _tasks_with(state, event, viewed_at=at)
+            return with_changes(state, version=version, updated_at=at, tasks=tasks)
         case Approved():
-            return _decide_task(state, event, TaskStatus.APPROVED)
+            tasks = _decided(state, event, TaskStatus.APPROVED)
+            return with_changes(state, version=version, updated_at=at, tasks=tasks)
         case Rejected():
-            return _decide_task(state, event, TaskStatus.REJECTED)
+            tasks = _decided(state, event, TaskStatus.REJECTED)
+            return with_changes(state, version=version, updated_at=at, tasks=tasks)
         case Returned():
-            state = _decide_task(state, event, TaskStatus.RETURNED)
-            return replace(state, status=InstanceStatus.RETURNED, returns=state.returns + 1)
+            return with_changes(
+                state,
+                version=version,
+                updated_at=at,
+                tasks=_decided(state, event, TaskStatus.RETURNED),
+                status=InstanceStatus.RETURNED,
+                returns=state.returns + 1,
+            )
         case Reassigned():
-            return _update_task(state, event, assignees=event.assignees)
+            tasks = _tasks_with(state, event, assignees=event.assignees)
+            return with_changes(state, version=version, updated_at=at, tasks=tasks)
         case TaskCancelled():
-            return _update_task(state, event, status=TaskStatus.CANCELLED)
+            tasks = _tasks_with(state, event, status=TaskStatus.CANCELLED)
+            return with_changes(state, version=version, updated_at=at, tasks=tasks)
         case Reminded():
             found = state.task(event.task)
             count = found.reminders + 1 if found is not None else 1
-            return _update_task(state, event, reminders=count, last_reminded_at=event.occurred_at)
+            tasks = _tasks_with(state, event, reminders=count, last_reminded_at=at)
+            return with_changes(state, version=version, updated_at=at, tasks=tasks)
         case Resubmitted():
-            return replace(state, status=InstanceStatus.IN_PROGRESS, form=dict(event.form))
-        case Withdrawn():
-            return replace(
+            return with_changes(
                 state,
+                version=version,
+                updated_at=at,
+                status=InstanceStatus.IN_PROGRESS,
+                form=dict(event.form),
+            )
+        case Withdrawn():
+            return with_changes(
+                state,
+                version=version,
+                updated_at=at,
                 status=InstanceStatus.WITHDRAWN,
                 outcome="withdrawn",
-                closed_at=event.occurred_at,
+                closed_at=at,
             )
         case Completed():
-            return replace(
+            return with_changes(
                 state,
+                version=version,
+                updated_at=at,
                 status=InstanceStatus.COMPLETED,
                 outcome=event.outcome,
-                closed_at=event.occurred_at,
+                closed_at=at,
             )
         case Commented():
-            return state
+            return with_changes(state, version=version, updated_at=at)
         case CaseImported():
-            return replace(
+            return with_changes(
                 state,
+                version=version,
+                updated_at=at,
                 status=InstanceStatus.IMPORTED,
                 process_key=event.process_key,
                 process_version=1,
                 form=dict(event.attributes),
-                submitted_at=event.occurred_at,
-                closed_at=event.occurred_at,
+                submitted_at=at,
+                closed_at=at,
             )
         case Activity():
             # A log's file order need not be time order: the case spans its earliest to its
             # latest activity, whatever order they come in.
             first = state.submitted_at
             last = state.closed_at
-            return replace(
+            return with_changes(
                 state,
-                submitted_at=event.occurred_at if first is None else min(first, event.occurred_at),
-                closed_at=event.occurred_at if last is None else max(last, event.occurred_at),
-                updated_at=event.occurred_at if last is None else max(last, event.occurred_at),
+                version=version,
+                submitted_at=at if first is None else min(first, at),
+                closed_at=at if last is None else max(last, at),
+                updated_at=at if last is None else max(last, at),
             )
     raise TypeError(f"not an instance event: {type(event).__name__}")
 
@@ -129,11 +162,12 @@ def fold(instance_id: str, events: Iterable[Event]) -> InstanceState:
 
 
 def evolve_campaign(state: CampaignState, event: Event) -> CampaignState:
-    state = replace(state, version=state.version + 1)
+    version = state.version + 1
     match event:
         case CampaignOpened():
-            return replace(
+            return with_changes(
                 state,
+                version=version,
                 opened=True,
                 process_key=event.process_key,
                 title=event.title,
@@ -143,7 +177,7 @@ def evolve_campaign(state: CampaignState, event: Event) -> CampaignState:
                 audience=event.audience,
             )
         case CampaignReminded():
-            return replace(state, reminders=state.reminders + 1)
+            return with_changes(state, version=version, reminders=state.reminders + 1)
     raise TypeError(f"not a campaign event: {type(event).__name__}")
 
 
@@ -154,15 +188,15 @@ def fold_campaign(campaign_id: str, events: Iterable[Event]) -> CampaignState:
     return state
 
 
-def _decide_task(state: InstanceState, event: TaskEvent, status: TaskStatus) -> InstanceState:
-    return _update_task(
+def _decided(state: InstanceState, event: TaskEvent, status: TaskStatus) -> tuple[TaskState, ...]:
+    return _tasks_with(
         state, event, status=status, decided_at=event.occurred_at, decided_by=event.actor_id
     )
 
 
-def _update_task(state: InstanceState, event: TaskEvent, **changes: object) -> InstanceState:
-    tasks = tuple(
-        replace(task, **changes) if task.task_id == event.task else task  # type: ignore[arg-type]
+def _tasks_with(state: InstanceState, event: TaskEvent, **changes: Any) -> tuple[TaskState, ...]:
+    """The instance's tasks with `changes` made to the one `event` is about."""
+    return tuple(
+        with_changes(task, **changes) if task.task_id == event.task else task
         for task in state.tasks
     )
-    return replace(state, tasks=tasks)
