@@ -14,6 +14,12 @@ from sqlalchemy import select
 from tongban.cli import console, one_line_errors
 from tongban.settings import Settings
 from tongban.simulator.history import simulate_history
+from tongban.simulator.live import (
+    DEFAULT_API_URL,
+    DEFAULT_CAMPAIGN_MINUTES,
+    DEFAULT_RATE,
+    simulate_live,
+)
 from tongban.wiring import catalog_for
 from workflow_core.directory.sql_directory import SqlDirectory
 from workflow_core.errors import WorkflowError
@@ -38,15 +44,53 @@ from workflow_core.store.schema import instances
     default=None,
     help="The first day not simulated (default: today); history covers the days before it.",
 )
+@click.option("--live", is_flag=True, help="Send live traffic to the HTTP API until Ctrl-C.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_RATE,
+    show_default=True,
+    help="With --live: commands per second.",
+)
+@click.option("--api-url", default=DEFAULT_API_URL, show_default=True, help="With --live: the API.")
+@click.option(
+    "--campaign-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_CAMPAIGN_MINUTES,
+    show_default=True,
+    help="With --live: a whereabouts campaign's window from opening to its deadline.",
+)
 @one_line_errors
-def simulate(size: str, days: int, seed: int, end: datetime | None) -> None:
+def simulate(
+    size: str,
+    days: int,
+    seed: int,
+    end: datetime | None,
+    live: bool,
+    rate: float,
+    api_url: str,
+    campaign_minutes: float,
+) -> None:
     """Simulate hall history for the non-campaign services through the workflow core.
 
     Every catalog service except the whereabouts campaigns gets its daily volume; approvers
     work office hours on China's working days, with returns, rejections, withdrawals,
-    reassignments and reminders. Not simulated yet: whereabouts campaigns (假期去向登记), live
-    traffic and directory changes over the year.
+    reassignments and reminders. Not simulated yet: whereabouts campaigns (假期去向登记) in the
+    history and directory changes over the year.
+
+    With --live: whereabouts campaigns with their deadline surge compressed into minutes, and
+    the ordinary services submitted and decided, through the HTTP API in real time until Ctrl-C.
     """
+    if live:
+        simulate_live(
+            Settings.from_env(),
+            console,
+            api_url=api_url,
+            rate=rate,
+            campaign_minutes=campaign_minutes,
+            seed=seed,
+        )
+        return
     settings = Settings.from_env()
     engine = make_engine(settings.db_url)
     if not is_current(engine):
