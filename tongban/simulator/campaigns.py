@@ -33,7 +33,7 @@ from sqlalchemy import Engine, select
 from tongban.simulator.calendar import CAMPUS_TZ, campus_date
 from tongban.simulator.history import LaneResult
 from tongban.simulator.volumes import student_hour_weights
-from workflow_core.catalog.examples import example_form
+from tongban.university import names
 from workflow_core.catalog.forms import validate_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.provinces import PROVINCES, province
@@ -72,6 +72,7 @@ REMINDER_MESSAGES: Final = (
     "请抓紧时间填写去向登记，谢谢配合",
 )
 COUNSELLOR_MESSAGES: Final = ("登记已截止，请未登记的同学立即补登", "请尽快补登假期去向")
+STREETS: Final = ("人民路", "解放路", "建设路", "中山路", "文化路", "长江路", "和平街", "新华路")
 TRANSPORT_WEIGHTS: Final = {"火车": 55, "飞机": 18, "汽车": 12, "自驾": 10, "其他": 5}
 
 
@@ -96,13 +97,13 @@ class CampaignSpec:
 class Behaviour:
     """How students register; the shares are of the roster on the deadline."""
 
-    class_rate: float = 0.93  # mean share of a class registering on their own
+    class_rate: float = 0.88  # mean share of a class registering on their own
     class_rate_spread: float = 0.03
-    early_share: float = 0.25  # of registrants, in the first days after the campaign opens
-    surge_shape: float = 3.5  # Beta(1, k) of the remaining time: larger → nearer the deadline
+    early_share: float = 0.2  # of registrants, in the first days after the campaign opens
+    surge_shape: float = 4.0  # Beta(1, k) of the remaining time: larger → nearer the deadline
     late_share: float = 0.03  # of registrants, after the deadline
     change_share: float = 0.08  # of registrants, register again with changed plans
-    reminder_response: float = 0.6  # of reminded students, register soon after
+    reminder_response: float = 0.3  # of reminded students, register soon after
     reminder_response_hours: float = 1.5  # mean delay of a reminded student
     leave_share_vacation: float = 0.88
     leave_share_holiday: float = 0.45
@@ -279,7 +280,6 @@ class CampaignLane:
     ) -> None:
         self.writer = writer
         self.definition = catalog.get(PROCESS_KEY)
-        self._trip_fields = {f.name for f in self.definition.form if f.required_when is not None}
         self.rosters = rosters
         self.seed = seed
         self.behaviour = behaviour or Behaviour()
@@ -385,7 +385,7 @@ class CampaignLane:
     def _register(self, spec: CampaignSpec, student: str, at: datetime, *, change: bool) -> None:
         campaign_id = self.campaign_id(spec)
         instance_id = f"{campaign_id}-{next(self._ids[campaign_id])}"
-        form = self._form(spec, student, at)
+        form = self._form(spec, student)
         try:
             self.writer.submit(
                 student,
@@ -433,13 +433,17 @@ class CampaignLane:
                 delay = timedelta(hours=self.rng.expovariate(1 / b.reminder_response_hours))
                 self._at(at + delay, "register", spec, student)
 
-    def _form(self, spec: CampaignSpec, student: str, at: datetime) -> dict[str, Any]:
+    def _form(self, spec: CampaignSpec, student: str) -> dict[str, Any]:
+        """A registration as students fill it in: a parent to call, and where they go."""
         b, rng = self.behaviour, self.rng
-        form = example_form(self.definition, rng, today=campus_date(at))
+        form: dict[str, Any] = {
+            "emergency_contact_name": names.person_name(rng, rng.choice("FM")),
+            "emergency_contact_phone": names.phone_number(rng),
+        }
         leave_share = b.leave_share_vacation if spec.vacation else b.leave_share_holiday
         if rng.random() >= leave_share:
-            kept = {k: v for k, v in form.items() if k not in self._trip_fields}
-            return validate_form(self.definition, {**kept, "stay_or_leave": "留校"})
+            form["stay_or_leave"] = "留校"
+            return validate_form(self.definition, form)
         home = self.rosters.home.get(student, "")
         destination = home if home and rng.random() < b.home_share else rng.choice(PROVINCES)
         leave = spec.first_day_off - timedelta(days=rng.choice((0, 0, 1, 1, 2, 3)))
@@ -448,6 +452,7 @@ class CampaignLane:
             stay_or_leave="离校",
             destination_province=destination,
             destination_city=province(destination).capital,
+            destination_address=f"{rng.choice(STREETS)}{rng.randint(1, 399)}号",
             leave_date=leave.isoformat(),
             return_date=max(back, leave).isoformat(),
             transport=rng.choices(list(TRANSPORT_WEIGHTS), weights=TRANSPORT_WEIGHTS.values())[0],
