@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, and_, func, or_, select
 
+from tongban.university.generator import generate_university
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import AssigneeRule, AssigneeRuleKind, Audience
 from workflow_core.directory.memory_directory import MemoryDirectory
@@ -339,3 +340,31 @@ def test_answers_come_from_memory_once_loaded(
     for person_id in people:
         assert loaded.placement(person_id, now) == directory.placement(person_id, now)
         assert loaded.roles(person_id, now) == directory.roles(person_id, now)
+
+
+def test_each_backend_loads_the_university_sql_directory_sees(
+    business_db: Engine, catalog: Catalog
+) -> None:
+    generate_university(business_db, "small", seed=11, as_of=AS_OF)
+    memory = MemoryDirectory.load(business_db)
+    directory = SqlDirectory(business_db)
+    try:
+        everyone = sorted(p for kind in Audience for p in memory.people_of_kind(kind))
+        days = (*YEAR[::5], AS_OF)
+        for person_id in everyone[::3]:
+            for at in map(local, days):
+                assert memory.person(person_id, at) == directory.person(person_id, at)
+                assert memory.placement(person_id, at) == directory.placement(person_id, at)
+                assert memory.roles(person_id, at) == directory.roles(person_id, at)
+        now = local(AS_OF)
+        rules = {node.assignee for process in catalog for node in process.nodes}
+        for person_id in everyone[::10]:
+            applicant = directory.placement(person_id, now)
+            if applicant is None:
+                continue
+            for rule in rules:
+                assert outcome(memory.resolve, rule, applicant, now) == outcome(
+                    directory.resolve, rule, applicant, now
+                )
+    finally:
+        directory.close()
