@@ -8,6 +8,7 @@ rows stay as they were written (the log is append-only) and are upcast on read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -47,19 +48,14 @@ def to_row(
     recorded_at: datetime,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {}
-    for f in dataclasses.fields(event):
-        if (
-            f.name in _ENVELOPE
-            or (isinstance(event, TaskEvent) and f.name in _TASK_COLUMNS)
-            or (isinstance(event, Activity) and f.name in _ACTIVITY_COLUMNS)
-        ):
-            continue
-        value = getattr(event, f.name)
+    values = event.__dict__  # a frozen dataclass without slots keeps its fields here
+    for name in _payload_fields(type(event)):
+        value = values[name]
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, tuple):
             value = list(value)
-        payload[f.name] = value
+        payload[name] = value
     if isinstance(event, CampaignOpened):
         process_key = event.process_key
     return {
@@ -79,6 +75,21 @@ def to_row(
         "schema_version": SCHEMA_VERSION,
         "payload": payload,
     }
+
+
+@functools.cache
+def _payload_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields of `cls` that go into the payload, in declaration order; asked once per class
+    (`dataclasses.fields` and the envelope checks on every event were a third of `to_row`)."""
+    return tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if not (
+            f.name in _ENVELOPE
+            or (issubclass(cls, TaskEvent) and f.name in _TASK_COLUMNS)
+            or (issubclass(cls, Activity) and f.name in _ACTIVITY_COLUMNS)
+        )
+    )
 
 
 def from_row(row: Mapping[Any, Any]) -> StoredEvent:
