@@ -1,4 +1,4 @@
-"""`tongban simulate`: a stretch of hall history for the non-campaign services.
+"""`tongban simulate`: a stretch of hall history, or live traffic through the HTTP API.
 
 Registered on the `tongban` command group at the end of `tongban/cli.py`.
 """
@@ -8,20 +8,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from sqlalchemy import select
 
 from tongban.cli import console, one_line_errors
 from tongban.settings import Settings
-from tongban.simulator.history import simulate_history
 from tongban.simulator.live import (
     DEFAULT_API_URL,
     DEFAULT_CAMPAIGN_MINUTES,
     DEFAULT_RATE,
     simulate_live,
 )
-from tongban.wiring import catalog_for
-from workflow_core.directory.sql_directory import SqlDirectory
+from tongban.simulator.run import simulate as simulate_history
 from workflow_core.errors import WorkflowError
 from workflow_core.store.db import make_engine
 from workflow_core.store.migrate import is_current
@@ -43,6 +48,17 @@ from workflow_core.store.schema import instances
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
     help="The first day not simulated (default: today); history covers the days before it.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes sharing the services out (default: one per core).",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Do nothing when the store already holds this seed's history (for `make demo`).",
 )
 @click.option("--live", is_flag=True, help="Send live traffic to the HTTP API until Ctrl-C.")
 @click.option(
@@ -66,17 +82,20 @@ def simulate(
     days: int,
     seed: int,
     end: datetime | None,
+    workers: int | None,
+    once: bool,
     live: bool,
     rate: float,
     api_url: str,
     campaign_minutes: float,
 ) -> None:
-    """Simulate hall history for the non-campaign services through the workflow core.
+    """Simulate hall history through the workflow core, or live traffic with --live.
 
-    Every catalog service except the whereabouts campaigns gets its daily volume; approvers
-    work office hours on China's working days, with returns, rejections, withdrawals,
-    reassignments and reminders. Not simulated yet: whereabouts campaigns (假期去向登记) in the
-    history and directory changes over the year.
+    Every catalog service gets its daily volume; approvers work office hours on China's working
+    days, with returns, rejections, withdrawals, reassignments and reminders; students register
+    their whereabouts (假期去向登记) in a campaign before every holiday, monitors remind them.
+    Applicants and approvers are who the directory says they are on each day, so its changes
+    over the year (休学, leaving, changing class, new counsellors) show in the history.
 
     With --live: whereabouts campaigns with their deadline surge compressed into minutes, and
     the ordinary services submitted and decided, through the HTTP API in real time until Ctrl-C.
@@ -101,45 +120,49 @@ def simulate(
             .where(instances.c.instance_id.like(f"sim{seed}-%"))
             .limit(1)
         ).first()
+    if taken is not None and once:
+        console.print(f"history simulated with seed {seed} is already in the store: kept as it is")
+        engine.dispose()
+        return
     if taken is not None:
         raise WorkflowError(
             f"the event store already holds history simulated with seed {seed}; "
             "use another --seed, or start over with `tongban init --force`"
         )
-    business = make_engine(settings.business_db_url, write_lock_at_begin=False)
-    directory = SqlDirectory(business)
+    engine.dispose()
     last = (end.date() if end else datetime.now(UTC).date()) - timedelta(days=1)
     first_day = last - timedelta(days=days - 1)
     console.print(
-        f"simulating {days} days ({first_day} … {last}) of a {size} university, seed {seed}: "
-        "non-campaign services only (no whereabouts campaigns, live traffic or directory "
-        "changes)"
+        f"simulating {days} days ({first_day} … {last}) of a {size} university, seed {seed}"
     )
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("days", total=days)
+        bar = progress.add_task("service-days", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(bar, completed=done, total=total)
+
         result = simulate_history(
-            engine,
-            catalog_for(settings),
-            directory,
-            business,
+            settings,
             size=size,
             first_day=first_day,
             days=days,
             seed=seed,
-            progress=lambda done: progress.update(bar, completed=done),
+            workers=workers,
+            progress=advance,
         )
-    directory.close()
-    business.dispose()
-    engine.dispose()
-    refused = sum(result.refused.values())
+    refused = sum(result.lanes.refused.values())
+    commands = result.lanes.commands
     console.print(
-        f"{result.instances:,} requests, {result.events:,} events in {result.seconds:.1f} s "
-        f"({result.events_per_second:,.0f} events/s); {refused:,} commands refused by the "
-        "workflow rules and skipped"
+        f"{result.lanes.instances:,} requests and registrations, {result.events:,} events in "
+        f"{result.seconds:.1f} s ({result.events_per_second:,.0f} events/s, "
+        f"{result.workers} processes); {commands['register']:,} registrations, "
+        f"{commands['change']:,} changes, {commands['remind_students']:,} campaign reminders; "
+        f"{refused:,} commands refused by the workflow rules and skipped"
     )

@@ -426,7 +426,7 @@ class CampaignLane:
         except WorkflowError as exc:
             self.result.refused[f"remind:{type(exc).__name__}"] += 1
             return
-        self.result.commands["remind"] += 1
+        self.result.commands["remind_students"] += 1
         b = self.behaviour
         for student in missing:
             if self.rng.random() < b.reminder_response:

@@ -26,8 +26,8 @@ from tongban.simulator.history import Applicants, LaneResult, ServiceLane
 from tongban.simulator.volumes import VolumeModel
 from tongban.wiring import catalog_for
 from workflow_core.catalog.loader import Catalog
+from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.directory.port import Directory
-from workflow_core.directory.sql_directory import SqlDirectory
 from workflow_core.store.batch import DEFAULT_BATCH_EVENTS, BatchWriter
 from workflow_core.store.db import make_engine
 
@@ -181,7 +181,9 @@ def _run_share(
 ) -> tuple[LaneResult, int]:
     engine = make_engine(settings.db_url)
     business = make_engine(settings.business_db_url, write_lock_at_begin=False)
-    directory = SqlDirectory(business)
+    # The directory does not change during a run: one snapshot in memory answers the millions of
+    # look-ups without a query each.
+    directory = MemoryDirectory.load(business)
     try:
         return simulate_lanes(
             engine,
@@ -196,7 +198,6 @@ def _run_share(
             progress=progress,
         )
     finally:
-        directory.close()
         business.dispose()
         engine.dispose()
 

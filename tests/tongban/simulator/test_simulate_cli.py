@@ -1,5 +1,6 @@
-"""`tongban simulate` on a small university: says what it simulates, writes history, and refuses
-to simulate the same seed into the same store twice."""
+"""`tongban simulate` on a small university in two processes: writes the services' history and
+the 元旦 campaign, refuses to simulate the same seed into the same store twice, and with --once
+leaves it as it is."""
 
 from __future__ import annotations
 
@@ -30,14 +31,20 @@ def test_simulate_writes_history_once_per_seed(university_dir: Path, tmp_path: P
     shutil.copy(university_dir / "business.db", tmp_path / "business.db")
     engine = make_engine(f"sqlite:///{tmp_path / 'events.db'}")
     upgrade(engine)
-    args = ["simulate", "--size", "small", "--days", "3", "--end", "2026-03-05", "--seed", "5"]
-    first = run(args, tmp_path)
+    args = ["simulate", "--size", "small", "--days", "10", "--end", "2026-01-01", "--seed", "5"]
+    first = run([*args, "--workers", "2"], tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "non-campaign services only" in " ".join(first.stderr.split())
+    output = " ".join(first.stderr.split())
+    assert "2 processes" in output
     with engine.connect() as conn:
         written = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        types = set(conn.execute(select(events.c.event_type).distinct()).scalars())
     assert written > 0
-    assert f"{written:,} events" in first.stderr
+    assert f"{written:,} events" in output
+    assert {"campaign_opened", "campaign_reminded", "approved", "completed"} <= types
+    kept = run([*args, "--once"], tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "already in the store" in kept.stderr
     again = run(args, tmp_path)
     assert again.returncode == 1
     assert "already holds history simulated with seed 5" in again.stderr
