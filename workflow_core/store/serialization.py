@@ -8,7 +8,6 @@ rows stay as they were written (the log is append-only) and are upcast on read.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -77,19 +76,25 @@ def to_row(
     }
 
 
-@functools.cache
 def _payload_fields(cls: type[Event]) -> tuple[str, ...]:
-    """The fields of `cls` that go into the payload, in declaration order; asked once per class
-    (`dataclasses.fields` and the envelope checks on every event were a third of `to_row`)."""
-    return tuple(
-        f.name
-        for f in dataclasses.fields(cls)
-        if not (
-            f.name in _ENVELOPE
-            or (issubclass(cls, TaskEvent) and f.name in _TASK_COLUMNS)
-            or (issubclass(cls, Activity) and f.name in _ACTIVITY_COLUMNS)
+    """The fields of `cls` that go into the payload, in declaration order; worked out once per
+    class (`dataclasses.fields` and the envelope checks on every event were a third of
+    `to_row`)."""
+    names = _PAYLOAD_FIELDS.get(cls)
+    if names is None:
+        names = _PAYLOAD_FIELDS[cls] = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if not (
+                f.name in _ENVELOPE
+                or (issubclass(cls, TaskEvent) and f.name in _TASK_COLUMNS)
+                or (issubclass(cls, Activity) and f.name in _ACTIVITY_COLUMNS)
+            )
         )
-    )
+    return names
+
+
+_PAYLOAD_FIELDS: dict[type[Event], tuple[str, ...]] = {}
 
 
 def from_row(row: Mapping[Any, Any]) -> StoredEvent:
