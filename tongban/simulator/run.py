@@ -28,10 +28,12 @@ from tongban.wiring import catalog_for
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.directory.port import Directory
+from workflow_core.errors import WorkflowError
 from workflow_core.store.batch import DEFAULT_BATCH_EVENTS, BatchWriter
 from workflow_core.store.db import make_engine
 
 CAMPAIGN_LANE = "campaigns"
+PARTIAL = "the other workers' batches may be in the store: start over with `tongban init --force`"
 # Rough events per request, to share the lanes out evenly: approvals take several events each,
 # a registration two.
 EVENTS_PER_REQUEST = 6.0
@@ -221,7 +223,10 @@ def _worker(
             seed,
             lambda n: messages.put(("progress", n)),
         )
-    except BaseException as exc:  # the parent reports it and stops the others
+    except WorkflowError as exc:  # a refusal, e.g. the seed's ids are taken: one line will do
+        messages.put(("refused", exc.message))
+        return
+    except BaseException as exc:  # a bug: the parent reports it and stops the others
         messages.put(("error", f"{type(exc).__name__}: {exc}"))
         raise
     messages.put(("done", (lanes, events)))
@@ -265,8 +270,10 @@ def _run_workers(
                 done += int(payload)  # type: ignore[call-overload]
                 if progress is not None:
                     progress(done, total)
+            elif kind == "refused":
+                raise WorkflowError(f"{payload}; {PARTIAL}")
             elif kind == "error":
-                raise RuntimeError(f"a simulation worker failed: {payload}")
+                raise RuntimeError(f"a simulation worker failed: {payload}; {PARTIAL}")
             else:
                 lanes, events = payload  # type: ignore[misc]
                 result.lanes.add(lanes)
