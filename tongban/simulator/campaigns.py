@@ -21,9 +21,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
@@ -37,13 +36,9 @@ from tongban.university import names
 from workflow_core.catalog.forms import validate_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.provinces import PROVINCES, province
-from workflow_core.directory.port import Role, StudentStatus
-from workflow_core.directory.schema import (
-    role_assignments,
-    student_class_memberships,
-    student_statuses,
-    students,
-)
+from workflow_core.directory.memory_directory import MemoryDirectory
+from workflow_core.directory.port import Role, ScopeType, StudentStatus
+from workflow_core.directory.schema import UNIVERSITY_SCOPE_ID, students
 from workflow_core.domain.commands import OpenCampaign
 from workflow_core.errors import WorkflowError
 from workflow_core.store.batch import BatchWriter
@@ -175,85 +170,43 @@ def _holidays(first_day: date, last_day: date) -> Iterator[tuple[str, str, date,
 # --- the university's rosters ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Dated:
-    value: str
-    valid_from: date
-    valid_to: date | None
-
-    def holds(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
-
-
-@dataclass
 class Rosters:
-    """Class memberships, statuses and class roles with their effective dates, read once."""
+    """Who is on each class's roster, who reminds them, and where they call home."""
 
-    kinds: dict[str, str]
-    home: dict[str, str]
-    memberships: dict[str, list[_Dated]]  # student → classes
-    statuses: dict[str, list[_Dated]]  # student → statuses
-    holders: dict[tuple[str, str], list[_Dated]] = field(default_factory=dict)  # (role, class)
+    def __init__(self, directory: MemoryDirectory, home: dict[str, str]) -> None:
+        self.directory = directory
+        self.home = home
 
     @classmethod
-    def load(cls, business: Engine) -> Rosters:
-        memberships: dict[str, list[_Dated]] = defaultdict(list)
-        statuses: dict[str, list[_Dated]] = defaultdict(list)
-        holders: dict[tuple[str, str], list[_Dated]] = defaultdict(list)
+    def load(cls, directory: MemoryDirectory, business: Engine) -> Rosters:
         with business.connect() as conn:
-            people = conn.execute(
-                select(students.c.student_id, students.c.kind, students.c.home_province)
-            ).all()
-            m = student_class_memberships.c
-            for sid, cid, start, end in conn.execute(
-                select(m.student_id, m.class_id, m.valid_from, m.valid_to).order_by(
-                    m.student_id, m.valid_from
-                )
-            ):
-                memberships[sid].append(_Dated(cid, start, end))
-            s = student_statuses.c
-            for sid, status, start, end in conn.execute(
-                select(s.student_id, s.status, s.valid_from, s.valid_to).order_by(
-                    s.student_id, s.valid_from
-                )
-            ):
-                statuses[sid].append(_Dated(status, start, end))
-            r = role_assignments.c
-            roles = (Role.CLASS_MONITOR.value, Role.COUNSELLOR.value, Role.STUDENT_AFFAIRS.value)
-            for pid, role, scope, start, end in conn.execute(
-                select(r.person_id, r.role, r.scope_id, r.valid_from, r.valid_to)
-                .where(r.role.in_(roles))
-                .order_by(r.role, r.scope_id, r.person_id, r.valid_from)
-            ):
-                # 学工部 runs the campaigns for everyone: its grants are kept whatever the scope.
-                key = (role, "" if role == Role.STUDENT_AFFAIRS.value else scope)
-                holders[key].append(_Dated(pid, start, end))
-        return cls(
-            kinds={str(p.student_id): str(p.kind) for p in people},
-            home={str(p.student_id): str(p.home_province) for p in people},
-            memberships=dict(memberships),
-            statuses=dict(statuses),
-            holders=dict(holders),
-        )
+            rows = conn.execute(select(students.c.student_id, students.c.home_province)).all()
+        return cls(directory, {str(sid): str(home) for sid, home in rows})
 
     def roster(self, day: date) -> dict[str, list[str]]:
-        """Class → students on its roster on `day`: in the class and 在读 (sorted)."""
-        classes: dict[str, list[str]] = defaultdict(list)
-        for student_id in sorted(self.memberships):
-            status = next((d.value for d in self.statuses.get(student_id, ()) if d.holds(day)), "")
-            if status != StudentStatus.ENROLLED.value:
-                continue
-            cls = next((d.value for d in self.memberships[student_id] if d.holds(day)), None)
-            if cls is not None:
-                classes[cls].append(student_id)
-        return dict(classes)
+        """Class → its students 在读 on `day` (休学 and 已离校 are excluded from campaigns)."""
+        at = datetime.combine(day, time(12), CAMPUS_TZ)
+        classes: dict[str, list[str]] = {}
+        for class_id in self.directory.classes():
+            enrolled = [
+                s
+                for s in self.directory.students_of_class(class_id, at)
+                if (person := self.directory.person(s, at)) is not None
+                and person.status is StudentStatus.ENROLLED
+            ]
+            if enrolled:
+                classes[class_id] = enrolled
+        return classes
 
     def holder(self, role: Role, class_id: str, day: date) -> list[str]:
-        return [d.value for d in self.holders.get((role.value, class_id), ()) if d.holds(day)]
+        at = datetime.combine(day, time(12), CAMPUS_TZ)
+        return list(self.directory.holders(role, ScopeType.CLASS, class_id, at))
 
     def organiser(self, day: date) -> str | None:
         """A student-affairs officer in office on `day`, who opens the campaigns."""
-        officers = sorted(self.holder(Role.STUDENT_AFFAIRS, "", day))
+        at = datetime.combine(day, time(12), CAMPUS_TZ)
+        scope = (ScopeType.UNIVERSITY, UNIVERSITY_SCOPE_ID)
+        officers = self.directory.holders(Role.STUDENT_AFFAIRS, *scope, at)
         return officers[0] if officers else None
 
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Engine, select
-
 from tongban.simulator.approvers import (
     ApproverModel,
     Behaviour,
@@ -38,8 +36,8 @@ from workflow_core.catalog.examples import example_form
 from workflow_core.catalog.forms import validate_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience
+from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.directory.port import Directory, StudentStatus
-from workflow_core.directory.schema import hall_accounts, staff, students
 from workflow_core.domain.commands import (
     Approve,
     InstanceCommand,
@@ -90,15 +88,17 @@ class LaneResult:
 
 @dataclass
 class Applicants:
-    """Who might apply, by audience, and the staff of each unit (for reassignments); read once
-    per process and shared by its lanes."""
+    """Who might apply, by audience, in a stable order; the staff of each unit (reassignments)."""
 
     pools: dict[Audience, list[str]]
-    staff_by_unit: dict[str, list[str]]
+    directory: MemoryDirectory
 
     @classmethod
-    def load(cls, business: Engine) -> Applicants:
-        return cls(_applicant_pools(business), _staff_by_unit(business))
+    def of(cls, directory: MemoryDirectory) -> Applicants:
+        return cls({kind: list(directory.people_of_kind(kind)) for kind in Audience}, directory)
+
+    def staff_of_unit(self, unit_id: str) -> tuple[str, ...]:
+        return self.directory.staff_of_unit(unit_id)
 
 
 # Actions in the queue: (moment, sequence number, kind, arguments).
@@ -132,7 +132,7 @@ class ServiceLane:
         self.approvers = ApproverModel(seed, behaviour or Behaviour())
         self.behaviour = self.approvers.behaviour
         self.pools = applicants.pools
-        self.staff_by_unit = applicants.staff_by_unit
+        self.applicants = applicants
         self._queue: list[_Action] = []
         self._sequence = itertools.count()
         self._ids = itertools.count(1)
@@ -272,7 +272,9 @@ class ServiceLane:
         self, department_id: str, assignees: tuple[str, ...], applicant: str, at: datetime
     ) -> str | None:
         others = [
-            s for s in self.staff_by_unit.get(department_id, ()) if s not in (*assignees, applicant)
+            s
+            for s in self.applicants.staff_of_unit(department_id)
+            if s not in (*assignees, applicant)
         ]
         if not others:
             return None
@@ -330,32 +332,3 @@ class ServiceLane:
                 when = awake(due + applicant_delay(self.rng, 4), self.rng)
                 if when < plan.decide_at:
                     self._at(when, "remind", task_id, actor)
-
-
-def _applicant_pools(business: Engine) -> dict[Audience, list[str]]:
-    """Everyone who might apply, by audience, in a stable order."""
-    pools: dict[Audience, list[str]] = {kind: [] for kind in Audience}
-    with business.connect() as conn:
-        for student_id, kind in conn.execute(
-            select(students.c.student_id, students.c.kind).order_by(students.c.student_id)
-        ):
-            pools[Audience(kind)].append(str(student_id))
-        staff_ids = conn.execute(select(staff.c.staff_id).order_by(staff.c.staff_id))
-        pools[Audience.STAFF] = [str(s) for s in staff_ids.scalars()]
-        for account_id, kind in conn.execute(
-            select(hall_accounts.c.account_id, hall_accounts.c.kind).order_by(
-                hall_accounts.c.account_id
-            )
-        ):
-            pools[Audience(kind)].append(str(account_id))
-    return pools
-
-
-def _staff_by_unit(business: Engine) -> dict[str, list[str]]:
-    units: dict[str, list[str]] = {}
-    with business.connect() as conn:
-        for staff_id, unit_id in conn.execute(
-            select(staff.c.staff_id, staff.c.unit_id).order_by(staff.c.staff_id)
-        ):
-            units.setdefault(str(unit_id), []).append(str(staff_id))
-    return units

@@ -27,7 +27,6 @@ from tongban.simulator.volumes import VolumeModel
 from tongban.wiring import catalog_for
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
-from workflow_core.directory.port import Directory
 from workflow_core.errors import WorkflowError
 from workflow_core.store.batch import DEFAULT_BATCH_EVENTS, BatchWriter
 from workflow_core.store.db import make_engine
@@ -92,7 +91,7 @@ def share_lanes(names: Sequence[str], size: str, workers: int) -> list[list[str]
 def simulate_lanes(
     engine: Engine,
     catalog: Catalog,
-    directory: Directory,
+    directory: MemoryDirectory,
     business: Engine,
     *,
     names: Sequence[str],
@@ -107,12 +106,12 @@ def simulate_lanes(
     number of lane-days finished since its last call."""
     writer = BatchWriter(engine, catalog, directory, batch_events=batch_events)
     volumes = VolumeModel.for_size(size)
-    applicants = Applicants.load(business)
+    applicants = Applicants.of(directory)
     last_day = first_day + timedelta(days=days - 1)
     lanes: list[Lane] = []
     for name in names:
         if name == CAMPAIGN_LANE:
-            rosters = Rosters.load(business)
+            rosters = Rosters.load(directory, business)
             lanes.append(CampaignLane(writer, catalog, rosters, first_day, last_day, seed=seed))
         else:
             lane = ServiceLane(name, writer, catalog, directory, applicants, volumes, seed=seed)

@@ -16,7 +16,7 @@ from tongban.simulator.calendar import CAMPUS_TZ
 from tongban.simulator.campaigns import CampaignSpec, Rosters, campaign_calendar
 from tongban.simulator.run import CAMPAIGN_LANE, simulate_lanes
 from workflow_core.catalog.loader import Catalog
-from workflow_core.directory.sql_directory import SqlDirectory
+from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.domain.evolve import fold, fold_campaign
 from workflow_core.store import event_store
 from workflow_core.store.db import make_engine
@@ -80,7 +80,7 @@ def fresh_store(tmp_path: Path) -> Any:
 
 
 def run(
-    engine: Engine, catalog: Catalog, directory: SqlDirectory, business: Engine, seed: int
+    engine: Engine, catalog: Catalog, directory: MemoryDirectory, business: Engine, seed: int
 ) -> None:
     simulate_lanes(
         engine,
@@ -97,7 +97,7 @@ def run(
 
 
 def test_campaigns_register_most_students_with_a_surge_reminders_and_changes(
-    fresh_store: Any, catalog: Catalog, directory: SqlDirectory, business_engine: Engine
+    fresh_store: Any, catalog: Catalog, directory: MemoryDirectory, business_engine: Engine
 ) -> None:
     engine = fresh_store("campaigns.db")
     run(engine, catalog, directory, business_engine, seed=5)
@@ -108,7 +108,7 @@ def test_campaigns_register_most_students_with_a_surge_reminders_and_changes(
         if stored[0].event.TYPE == "campaign_opened"
     }
     assert sorted(c.holiday for c in campaigns.values()) == ["元旦", "寒假"]
-    rosters = Rosters.load(business_engine)
+    rosters = Rosters.load(directory, business_engine)
     specs = {f"sim5-{s.slug}": s for s in campaign_calendar(FIRST_DAY, date(2026, 1, 23))}
 
     for campaign_id, campaign in campaigns.items():
@@ -169,7 +169,7 @@ def test_campaigns_register_most_students_with_a_surge_reminders_and_changes(
 
 
 def test_a_seed_repeats_its_campaigns(
-    fresh_store: Any, catalog: Catalog, directory: SqlDirectory, business_engine: Engine
+    fresh_store: Any, catalog: Catalog, directory: MemoryDirectory, business_engine: Engine
 ) -> None:
     first, again = fresh_store("a.db"), fresh_store("b.db")
     run(first, catalog, directory, business_engine, seed=9)

@@ -16,7 +16,7 @@ from tongban.simulator.calendar import is_working_time
 from tongban.simulator.history import LaneResult
 from tongban.simulator.run import CAMPAIGN_LANE, lane_names, simulate_lanes
 from workflow_core.catalog.loader import Catalog
-from workflow_core.directory.sql_directory import SqlDirectory
+from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.domain.events import StoredEvent
 from workflow_core.domain.evolve import fold
 from workflow_core.store import event_store, projections
@@ -32,7 +32,7 @@ DECISIONS = {"approved", "rejected", "returned", "reassigned"}
 def simulate(
     engine: Engine,
     catalog: Catalog,
-    directory: SqlDirectory,
+    directory: MemoryDirectory,
     business: Engine,
     seed: int,
     days: int = DAYS,
@@ -72,7 +72,7 @@ def projection_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 def test_simulated_history_keeps_the_workflow_rules(
     store_engine: Engine,
     catalog: Catalog,
-    directory: SqlDirectory,
+    directory: MemoryDirectory,
     business_engine: Engine,
 ) -> None:
     result, written = simulate(store_engine, catalog, directory, business_engine, seed=7)
@@ -143,7 +143,7 @@ def fresh_store(tmp_path: Path) -> Any:
 
 
 def test_a_seed_reproduces_its_history_and_another_seed_does_not(
-    fresh_store: Any, catalog: Catalog, directory: SqlDirectory, business_engine: Engine
+    fresh_store: Any, catalog: Catalog, directory: MemoryDirectory, business_engine: Engine
 ) -> None:
     first, again, other = fresh_store("a.db"), fresh_store("b.db"), fresh_store("c.db")
     simulate(first, catalog, directory, business_engine, seed=11, days=6)
