@@ -33,7 +33,6 @@ from tongban.simulator.approvers import (
 from tongban.simulator.calendar import CAMPUS_TZ, add_working_time
 from tongban.simulator.volumes import VolumeModel, arrival_times, poisson
 from workflow_core.catalog.examples import example_form
-from workflow_core.catalog.forms import validate_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience
 from workflow_core.directory.memory_directory import MemoryDirectory
@@ -235,7 +234,7 @@ class ServiceLane:
         for name in CATEGORY_FIELDS:
             if name in form and person.kind in CATEGORY_OF_KIND:
                 form[name] = CATEGORY_OF_KIND[person.kind]
-        return validate_form(definition, form)
+        return form  # `decide` validates it, as it validates every submission
 
     def _decide(
         self, instance_id: str, task_id: str, actor: str, plan: DecisionPlan, at: datetime
