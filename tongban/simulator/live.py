@@ -23,7 +23,6 @@ import json
 import math
 import random
 import signal
-import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -82,8 +81,9 @@ CHANGE_SHARE: Final = 0.08  # registered students who change their registration 
 REMIND_FROM: Final = 0.3  # monitors and counsellors start reminding a third into the window
 REMIND_CHANCE: Final = 0.05  # per command, while some class has students missing
 REMIND_GAP: Final = 0.2  # a class is reminded again at the earliest a fifth of the window later
-REMINDED_WEIGHT: Final = 4.0  # a reminded student is this much likelier to be the next to register
-REMIND_BONUS: Final = 0.3  # registrations pulled forward per student reminded
+# A reminded student is this much likelier to be the next to register: reminders change who
+# registers first (the reminded classes fill up sooner), not the campaign's surge.
+REMINDED_WEIGHT: Final = 4.0
 REMIND_MESSAGES: Final = (
     "请尽快完成假期去向登记",
     "还没登记的同学抓紧时间",
@@ -289,7 +289,6 @@ class _Campaign:
     opened: bool = False
     first: int = 0  # registrations by the deadline
     late: int = 0
-    bonus: float = 0.0  # registrations that reminders pulled forward
     missing_at_deadline: int | None = None
     registered: set[str] = field(default_factory=set)
     reminded: _Pool = field(default_factory=_Pool)
@@ -414,7 +413,7 @@ class LivePlanner:
             _at, _seq, changing = heapq.heappop(campaign.changes)
             return self._registration(Kind.CHANGE, changing, now)
         if now < campaign.deadline:
-            target = campaign.planned * surge_curve(campaign.phase(now)) + campaign.bonus
+            target = campaign.planned * surge_curve(campaign.phase(now))
             due = min(target, REGISTERED_BY_DEADLINE * self._roster_size(campaign))
             if due - campaign.first >= 1 and self.rng.random() < REGISTRATION_PRIORITY:
                 registrant = self._next_registrant(campaign)
@@ -585,7 +584,6 @@ class LivePlanner:
                 if student in campaign.unreminded:
                     campaign.unreminded.remove(student)
                     campaign.reminded.add(student)
-                    campaign.bonus += REMIND_BONUS
         elif action.kind is Kind.INBOX:
             self._read_inbox(action, body)
         else:
@@ -851,10 +849,53 @@ class LiveStats:
         )
 
 
+class StopSignal:
+    """Whether the run should stop: set by the first SIGINT or SIGTERM.
+
+    The handler only sets a flag — taking a lock in a signal handler (`threading.Event.set`)
+    can deadlock the thread it interrupted — and waits sleep in short slices that look at it.
+    A second signal abandons the request in flight, unless it comes within `REPEAT_GRACE` of
+    the first: one Ctrl-C reaches the process twice under `uv run` (the terminal signals the
+    whole group and uv forwards it too).
+    """
+
+    REPEAT_GRACE: Final = 1.0
+    SLICE: Final = 0.1
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.in_flight = False  # a request is on the wire: a second signal may abandon it
+        self._first: float | None = None
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def request(self) -> None:
+        self.requested = True
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True as soon as a stop is requested."""
+        end = time.monotonic() + seconds
+        while not self.requested:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, self.SLICE))
+        return True
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if self._first is None:
+            self._first = now
+            self.requested = True
+        elif now - self._first >= self.REPEAT_GRACE and self.in_flight:
+            raise KeyboardInterrupt
+
+
 def run_live(
     client: HallClient,
     planner: LivePlanner,
-    stop: threading.Event,
+    stop: StopSignal,
     *,
     key_prefix: str,
     on_status: Callable[[LiveStats], None] | None = None,
@@ -878,6 +919,7 @@ def run_live(
                 continue
             stats.sent[action.kind.value] += 1
             key = None if action.body is None else f"{key_prefix}-{next(keys)}"
+            stop.in_flight = True
             try:
                 body = client.request(action.method, action.path, action.actor, action.body, key)
             except ApiRefusedError as exc:
@@ -888,6 +930,8 @@ def run_live(
                 if action.kind is Kind.OPEN_CAMPAIGN:
                     stats.campaigns += 1
                 planner.answered(action, clock() - started, body)
+            finally:
+                stop.in_flight = False
             if on_status is not None and clock() - shown >= STATUS_EVERY:
                 shown = clock()
                 stats.seconds = shown - started
@@ -903,16 +947,9 @@ def run_live(
 
 
 @contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM ask the run to stop after the request in flight; a second one
-    abandons that request."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+def stop_on_signals(stop: StopSignal) -> Iterator[None]:
+    """SIGINT and SIGTERM ask the run to stop after the request in flight."""
+    previous = {sig: signal.signal(sig, stop.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -930,7 +967,7 @@ def simulate_live(
     seed: int,
 ) -> LiveStats:
     """`tongban simulate --live`: traffic against the API at `api_url` until Ctrl-C."""
-    stop = threading.Event()
+    stop = StopSignal()
     client = HallClient(api_url, wait=stop.wait)
     client.request("GET", "/healthz", None, retry=False)  # unreachable: one line, at once
     started_at = datetime.now(UTC)
@@ -954,18 +991,20 @@ def simulate_live(
         f"live traffic to {client.base_url} at {rate:g} commands/s: {len(roster.students):,} "
         f"students, campaigns of {campaign_minutes:g} min; Ctrl-C stops"
     )
-    with stop_on_signals(stop), console.status("starting …") as status:
-        stats = run_live(
-            client,
-            planner,
-            stop,
-            key_prefix=f"live-{uuid.uuid4().hex[:12]}",
-            on_status=lambda s: status.update(
-                f"{s.per_second:.1f}/s · {s.counts()} · refused {sum(s.refused.values())}"
-                f" · errors {sum(s.errors.values())}"
-            ),
-        )
-    console.print(stats.summary())
+    # The summary is printed while the handlers still hold, so a late Ctrl-C cannot cut it off.
+    with stop_on_signals(stop):
+        with console.status("starting …") as status:
+            stats = run_live(
+                client,
+                planner,
+                stop,
+                key_prefix=f"live-{uuid.uuid4().hex[:12]}",
+                on_status=lambda s: status.update(
+                    f"{s.per_second:.1f}/s · {s.counts()} · refused {sum(s.refused.values())}"
+                    f" · errors {sum(s.errors.values())}"
+                ),
+            )
+        console.print(stats.summary())
     if stats.failure is not None:
         raise stats.failure
     return stats
