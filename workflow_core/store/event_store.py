@@ -18,16 +18,31 @@ first one's events and decides on them. The unique constraint stays the guard of
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+import functools
+import json
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from workflow_core.domain.events import Event, StoredEvent
 from workflow_core.errors import ConflictError
-from workflow_core.store.schema import events
+from workflow_core.store.schema import UtcDateTime, events
 from workflow_core.store.serialization import from_row, to_row
 
 APPEND_LOCK_KEY = 0x70_6E_67_62  # arbitrary, constant: the advisory lock that orders appends
@@ -92,8 +107,12 @@ def append(
 
 def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert prepared event rows under the ordering lock; returns their ids in order."""
+    if not rows:
+        return []
     lock_appends(conn)
     try:
+        if conn.dialect.name == "sqlite":
+            return _append_rows_sqlite(conn, rows)
         result = conn.execute(
             insert(events).returning(events.c.event_id, sort_by_parameter_order=True), list(rows)
         )
@@ -105,6 +124,75 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
             ) from exc
         raise
     return [int(r[0]) for r in result]
+
+
+_EVENT_COLUMNS = tuple(column.name for column in events.columns if column.name != "event_id")
+_SQLITE_INSERT_EVENTS = (
+    f"insert into events ({', '.join(_EVENT_COLUMNS)}) "
+    f"values ({', '.join('?' for _ in _EVENT_COLUMNS)})"
+)
+
+
+def _append_rows_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """One driver-level executemany of the rows as the column types would bind them.
+
+    SQLAlchemy's insert with RETURNING ran one statement per row on SQLite (it cannot order a
+    multi-row RETURNING by the parameters there), and its per-value bind processing cost as much
+    again: 50,000 events took 2.2 s. The ids follow from `last_insert_rowid()`: this transaction
+    holds SQLite's write lock (BEGIN IMMEDIATE) and the executemany inserts the rows one after
+    the other, each taking the next rowid, so they are consecutive up to the last one.
+    """
+    bind = sqlite_binder(events, _EVENT_COLUMNS)
+    conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, [bind(row) for row in rows])
+    last = int(conn.exec_driver_sql("select last_insert_rowid()").scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def sqlite_binder(
+    table: Table, columns: Sequence[str]
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function turning a row (a mapping with every name in `columns`) into the parameters
+    SQLite's driver takes: the values that `table`'s column types bind on SQLite.
+
+    For writers that skip SQLAlchemy's per-value bind processing. The column types here bind
+    like this: `UtcDateTime` as naive-UTC text with microseconds (and refuses a naive time),
+    JSON as `json.dumps` text (the engine sets no other serializer), the rest as they are. A
+    test checks the stored rows against a Core insert of the same rows, column by column.
+    """
+    return _sqlite_binder(table, tuple(columns))
+
+
+@functools.lru_cache(maxsize=32)
+def _sqlite_binder(
+    table: Table, columns: tuple[str, ...]
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, UtcDateTime):
+            converters.append((index, _sqlite_time))
+        elif isinstance(column_type, JSON):
+            converters.append((index, json.dumps))
+        elif not isinstance(column_type, (Integer, String, Float)):  # pragma: no cover
+            raise TypeError(f"{table.name}.{name}: no SQLite binding for {column_type!r}")
+    get = operator.itemgetter(*columns)
+
+    def bind(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = list(get(row))
+        for index, convert in converters:
+            values[index] = convert(values[index])
+        return tuple(values)  # SQLAlchemy's executemany takes tuples (or dicts), not lists
+
+    return bind
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """What `UtcDateTime` binds on SQLite (naive UTC) as SQLAlchemy's SQLite DATETIME writes it."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: times are stored in UTC")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def lock_stream(conn: Connection, stream_id: str) -> None:
