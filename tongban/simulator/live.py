@@ -110,7 +110,8 @@ WEIGHT_INBOX: Final = 1.0
 WEIGHT_RESUBMIT: Final = 0.7
 WEIGHT_SUBMIT: Final = 1.0
 APPLICANT_TRIES: Final = 4
-OPEN_FAILURES_ALLOWED: Final = 3
+OPEN_FAILURES_ALLOWED: Final = 3  # refused openings in a row before campaigns are given up
+OPEN_RETRY_SECONDS: Final = 5.0
 
 RETRY_DELAYS: Final = (0.25, 0.5, 1.0, 2.0, 4.0)  # on 503 and on a dropped connection
 STATUS_EVERY: Final = 0.5  # seconds between redraws of the live status line
@@ -287,6 +288,7 @@ class _Campaign:
     ends: float
     planned: int
     opened: bool = False
+    retry_at: float = 0.0  # when a refused opening is tried again
     first: int = 0  # registrations by the deadline
     late: int = 0
     missing_at_deadline: int | None = None
@@ -360,7 +362,11 @@ class LivePlanner:
     def plan(self, now: float) -> Action | None:
         """The next command at `now` seconds since start; None when nobody can act."""
         campaign = self.campaign
-        if self.campaigns_enabled and (campaign is None or now >= campaign.ends):
+        if self.campaigns_enabled and (
+            campaign is None
+            or now >= campaign.ends
+            or (not campaign.opened and now >= campaign.retry_at)
+        ):
             return self._open_campaign(now)
         if campaign is not None and campaign.opened:
             action = self._campaign_action(now, campaign)
@@ -597,7 +603,11 @@ class LivePlanner:
             if self.open_failures >= OPEN_FAILURES_ALLOWED:
                 self.campaigns_enabled = False  # e.g. nobody may open campaigns any more
             elif status == 409:  # the id is taken (another run this second): the next number
-                campaign.ends = now
+                self.campaign_number += 1
+                campaign.campaign_id = f"{self.label}-{self.campaign_number}"
+                campaign.retry_at = now
+            else:
+                campaign.retry_at = now + OPEN_RETRY_SECONDS
         elif action.kind in (Kind.REGISTER, Kind.LATE_REGISTER) and campaign is not None:
             self._drop_registrant(campaign, action.subject)  # gave up on this campaign
         elif action.kind in (Kind.APPROVE, Kind.RETURN, Kind.REJECT, Kind.INBOX):

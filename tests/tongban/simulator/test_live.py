@@ -169,6 +169,23 @@ def test_reminded_students_register_sooner() -> None:
     assert picked > 1.5 * expected, (picked, expected)
 
 
+def test_a_refused_campaign_is_opened_again_and_given_up_after_three_refusals() -> None:
+    live = planner()
+    first = live.plan(0.0)
+    assert first is not None and first.kind is Kind.OPEN_CAMPAIGN
+    live.refused(first, 0.1, 409)  # another run took the id this very second
+    second = live.plan(0.2)
+    assert second is not None and second.kind is Kind.OPEN_CAMPAIGN
+    assert second.subject != first.subject
+    live.refused(second, 0.3, 503)  # the store stayed down through the client's retries
+    meanwhile = live.plan(1.0)  # not at once: ordinary traffic goes on
+    assert meanwhile is None or meanwhile.kind is not Kind.OPEN_CAMPAIGN
+    third = live.plan(5.5)
+    assert third is not None and (third.kind, third.subject) == (Kind.OPEN_CAMPAIGN, second.subject)
+    live.refused(third, 5.6, 403)
+    assert all(a.kind is not Kind.OPEN_CAMPAIGN for a in (live.plan(t) for t in (10.0, 100.0)) if a)
+
+
 def test_approvers_decide_what_their_inbox_shows() -> None:
     live = planner(rate=5.0)
     live.campaigns_enabled = False
@@ -362,7 +379,7 @@ def tongban(home: Path, *args: str, **popen: Any) -> subprocess.Popen[str]:
     )
 
 
-def test_a_live_run_against_the_api_registers_reminds_and_approves(tmp_path: Path) -> None:
+def test_a_live_run_against_the_api_opens_a_campaign_registers_and_approves(tmp_path: Path) -> None:
     init = tongban(tmp_path, "init", "--size", "small")
     _out, err = init.communicate(timeout=120)
     assert init.returncode == 0, err
