@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from workflow_core.domain.events import CAMPAIGN_EVENT_TYPES
 from workflow_core.domain.evolve import evolve, evolve_campaign
 from workflow_core.domain.state import CampaignState, InstanceState, TaskState, TaskStatus
-from workflow_core.store.event_store import iter_all
+from workflow_core.store.event_store import iter_all, sqlite_binder
 from workflow_core.store.schema import PROJECTION_TABLES, campaigns, inbox, instances, tasks
 
 
@@ -182,11 +182,36 @@ def _insert_batches(
 def upsert_rows(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
 ) -> None:
-    """Insert or replace projection rows by their key columns (one statement, built once)."""
+    """Insert or replace projection rows by their key columns (one statement, built once).
+
+    Every row names every column of `table` (the `*_row` functions above make them so).
+    """
     if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        # Through the driver: Core's per-value bind processing (and its handling of each
+        # parameter set) cost several times the upsert itself, 30,000 rows took 1.2 s.
+        statement, columns = _sqlite_upsert(table, tuple(keys))
+        bind = sqlite_binder(table, columns)
+        conn.exec_driver_sql(statement, [bind(row) for row in rows])
         return
     statement = _upsert_statement(conn.dialect.name, table, tuple(keys))
     conn.execute(statement, list(rows))
+
+
+@functools.lru_cache(maxsize=32)
+def _sqlite_upsert(table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The statement `_upsert_statement` compiles to on SQLite, as driver SQL with `?` marks,
+    and the columns in the order of its marks."""
+    quote = sqlite.dialect().identifier_preparer.quote
+    columns = tuple(column.name for column in table.columns)
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
+    statement = (
+        f"insert into {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"values ({', '.join('?' for _ in columns)}) "
+        f"on conflict ({', '.join(quote(k) for k in keys)}) do update set {updates}"
+    )
+    return statement, columns
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,8 +1,8 @@
 """The store's bulk paths write what SQLAlchemy Core would: the same columns, values and types.
 
-`append_rows` on SQLite (and `upsert_rows`, see below) bind through the driver instead of
-Core's per-value processing; these tests write the same rows both ways and compare what the
-database holds, column by column, with SQLite's own `typeof`.
+`append_rows` and `upsert_rows` on SQLite bind through the driver instead of Core's per-value
+processing; these tests write the same rows both ways and compare what the database holds,
+column by column, with the database's own type of each value.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, Table, delete, insert, select, text
 
 from workflow_core.domain.events import (
     Activity,
@@ -23,9 +23,24 @@ from workflow_core.domain.events import (
     Submitted,
     TaskCreated,
 )
+from workflow_core.domain.state import (
+    CampaignState,
+    InstanceState,
+    InstanceStatus,
+    TaskState,
+    TaskStatus,
+    with_changes,
+)
 from workflow_core.errors import ConflictError
 from workflow_core.store import event_store
-from workflow_core.store.schema import events
+from workflow_core.store.projections import (
+    _upsert_statement,
+    campaign_row,
+    instance_row,
+    task_row,
+    upsert_rows,
+)
+from workflow_core.store.schema import campaigns, events, instances, tasks
 from workflow_core.store.serialization import to_row
 
 T0 = datetime(2026, 3, 2, 2, 0, 0, 123456, tzinfo=UTC)
@@ -167,3 +182,91 @@ def test_append_rows_refuses_a_naive_time(store_engine: Engine) -> None:
 def test_append_rows_of_nothing_writes_nothing(store_engine: Engine) -> None:
     with store_engine.begin() as conn:
         assert event_store.append_rows(conn, []) == []
+
+
+# --- upsert_rows ----------------------------------------------------------------------------
+
+STATE = InstanceState(
+    "i1",
+    version=3,
+    status=InstanceStatus.IN_PROGRESS,
+    process_key="dorm_air_conditioner",
+    process_version=1,
+    applicant_id="U1",
+    form={"remarks": "多行\n备注", "residents": 4, "systems": ["教务系统"], "ok": False},
+    step=0,
+    tasks=(
+        TaskState(
+            task_id="i1-t1",
+            node_key="counsellor_review",
+            department_id="CS",
+            step=0,
+            assignees=("S1", "S2"),
+            sla_hours=16.0,
+            created_at=datetime(2026, 3, 2, 10, 0, tzinfo=CST),
+            viewed_at=T0,
+        ),
+    ),
+    submitted_at=T0,
+    updated_at=T0 + timedelta(seconds=1),
+)
+LATER = with_changes(
+    STATE,
+    version=4,
+    status=InstanceStatus.COMPLETED,
+    outcome="approved",
+    closed_at=T0 + timedelta(days=1),
+    tasks=(with_changes(STATE.tasks[0], status=TaskStatus.APPROVED, decided_by="S1"),),
+)
+CAMPAIGN = CampaignState(
+    "winter-2026",
+    version=1,
+    opened=True,
+    process_key="holiday_whereabouts",
+    title="寒假",
+    holiday="寒假",
+    opens_at=T0,
+    deadline=T0 + timedelta(days=14),
+    audience=("undergraduate", "graduate"),
+)
+
+
+def projection(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
+    columns = [c.name for c in table.columns]
+    typeof = "typeof" if engine.dialect.name == "sqlite" else "pg_typeof"
+    listed = ", ".join([*columns, *(f"{typeof}({c})::text" for c in columns)])
+    if engine.dialect.name == "sqlite":
+        listed = listed.replace("::text", "")
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"select {listed} from {table.name}"))]
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "first", "second"),
+    [
+        (instances, "instance_id", instance_row(STATE), instance_row(LATER)),
+        (tasks, "task_id", task_row("i1", STATE.tasks[0]), task_row("i1", LATER.tasks[0])),
+        (campaigns, "campaign_id", campaign_row(CAMPAIGN), campaign_row(CAMPAIGN) | {"version": 2}),
+    ],
+)
+def test_upsert_rows_stores_what_the_core_upsert_stores(
+    store_engine: Engine,
+    table: Table,
+    key: str,
+    first: dict[str, Any],
+    second: dict[str, Any],
+) -> None:
+    core = _upsert_statement(store_engine.dialect.name, table, (key,))
+    seen = []
+    for write in ("core", "bulk"):
+        with store_engine.begin() as conn:
+            conn.execute(delete(table))
+        for row in (first, second):  # an insert, then an update of the same key
+            with store_engine.begin() as conn:
+                if write == "core":
+                    conn.execute(core, [row])
+                else:
+                    upsert_rows(conn, table, [row], (key,))
+            seen.append(projection(store_engine, table))
+    assert seen[2:] == seen[:2]
+    assert seen[0] != seen[1]  # the second write did change the row
