@@ -12,6 +12,11 @@ Three parts: `LivePlanner` decides what to send next (pure: a seeded rng, the ro
 clock it is given, and the answers it is told about); `HallClient` sends one request over a
 kept-alive connection and turns failures into clear errors; `run_live` paces the planner's
 actions at the requested rate against the wall clock and stops cleanly on Ctrl-C or SIGTERM.
+
+Requests go one at a time, so the rate is at most what one connection gets answered (a few
+hundred a second against a local `tongban api`); and a campaign plans only as many
+registrations as the rate can carry through its surge, so a large university at a low rate
+sees a fraction of its students register.
 """
 
 from __future__ import annotations
@@ -949,6 +954,7 @@ def run_live(
     except KeyboardInterrupt:  # a second Ctrl-C: give up on the request in flight
         stats.abandoned = True
     except ApiUnreachableError as exc:  # the server went away mid-run: report, then fail
+        stats.errors["unreachable"] += 1
         stats.failure = exc
     finally:
         stats.seconds = clock() - started

@@ -231,13 +231,15 @@ class SimulatedTime(StopSignal):
 
 
 class SlowServer:
-    """Answers every request after `latency` seconds of simulated time."""
+    """Answers every request after `latency` seconds of simulated time, until it is gone."""
 
-    def __init__(self, clock: SimulatedTime, latency: float) -> None:
-        self.clock, self.latency = clock, latency
+    def __init__(self, clock: SimulatedTime, latency: float, gone_after: int = -1) -> None:
+        self.clock, self.latency, self.gone_after = clock, latency, gone_after
         self.keys: list[str | None] = []
 
     def request(self, method: str, path: str, user: str | None, body: Any, key: Any) -> Any:
+        if len(self.keys) == self.gone_after:
+            raise ApiUnreachableError("the API at http://x is not reachable")
         self.clock.now += self.latency
         self.keys.append(key)
         if path.endswith("/remind"):
@@ -265,6 +267,14 @@ def test_the_run_paces_commands_at_the_rate_whatever_the_latency(latency: float)
     writes = [k for k in server.keys if k is not None]
     assert len(writes) == len(set(writes)) == stats.total - stats.sent["inbox"]
     assert "refused by the hall's rules (remind:403" in stats.summary()
+
+
+def test_a_server_gone_mid_run_ends_the_run_with_its_counts() -> None:
+    clock = SimulatedTime(end=60.0)
+    server = SlowServer(clock, 0.01, gone_after=30)
+    stats = run_live(server, planner(), clock, key_prefix="k", clock=lambda: clock.now)  # type: ignore[arg-type]
+    assert stats.total == 31 and stats.errors == Counter({"unreachable": 1})
+    assert stats.failure is not None and "not reachable" in stats.failure.message
 
 
 def test_one_ctrl_c_arriving_twice_stops_and_a_later_one_abandons() -> None:
