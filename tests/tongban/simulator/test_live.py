@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -396,6 +397,7 @@ def test_a_live_run_against_the_api_opens_a_campaign_registers_and_approves(tmp_
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     api = tongban(tmp_path, "api", "--port", str(port), "--workers", "1", start_new_session=True)
+    live: subprocess.Popen[str] | None = None
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -412,6 +414,9 @@ def test_a_live_run_against_the_api_opens_a_campaign_registers_and_approves(tmp_
         live.send_signal(signal.SIGINT)
         _out, err = live.communicate(timeout=20)
     finally:
+        if live is not None and live.poll() is None:  # it did not stop: fail, but leave nothing
+            live.kill()
+            live.communicate()
         os.killpg(api.pid, signal.SIGTERM)
         api.communicate(timeout=20)
     assert live.returncode == 0, err
@@ -419,7 +424,7 @@ def test_a_live_run_against_the_api_opens_a_campaign_registers_and_approves(tmp_
     summary = err[err.index("live traffic stopped after") :]
     assert "open_campaign 1" in summary and "approve" in summary
 
-    with sqlite3.connect(tmp_path / "events.db") as db:
+    with closing(sqlite3.connect(tmp_path / "events.db")) as db:
         opened = db.execute(
             "select stream_id, actor_id from events where event_type = 'campaign_opened'"
         ).fetchall()
@@ -430,7 +435,7 @@ def test_a_live_run_against_the_api_opens_a_campaign_registers_and_approves(tmp_
         approvals = db.execute(
             "select count(*) from events where event_type = 'approved'"
         ).fetchone()[0]
-    with sqlite3.connect(tmp_path / "business.db") as db:
+    with closing(sqlite3.connect(tmp_path / "business.db")) as db:
         organisers = {
             row[0]
             for row in db.execute(
