@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -94,22 +95,23 @@ def validate_form(definition: ProcessDefinition, form: object) -> dict[str, Any]
             f"invalid form for {definition.key}: {problem}", {FORM_KEY: problem}
         )
 
+    plan = _plan(definition)
     problems: dict[str, str] = {}
     for name in form:
         if not isinstance(name, str):
             problems[FORM_KEY] = "field names must be strings"
-        elif definition.form_field(name) is None:
+        elif name not in plan.names:
             problems[name] = "unknown field"
 
     values: dict[str, Any] = {}
-    for form_field in definition.form:
-        raw = form.get(form_field.name)
+    for name, checker, form_field in plan.checks:
+        raw = form.get(name)
         if is_empty(raw):
             continue
         try:
-            values[form_field.name] = normalise_value(form_field, raw)
+            values[name] = checker(form_field, raw)
         except InvalidValue as exc:
-            problems[form_field.name] = str(exc)
+            problems[name] = str(exc)
 
     for form_field in definition.form:
         if form_field.name in values or form_field.name in problems:
@@ -130,6 +132,37 @@ def validate_form(definition: ProcessDefinition, form: object) -> dict[str, Any]
         listed = ", ".join(f"{name}: {problem}" for name, problem in problems.items())
         raise FormValidationError(f"invalid form for {definition.key}: {listed}", problems)
     return values
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What `validate_form` needs of a definition, worked out once: the field names as a set
+    (the unknown-field check scanned the form schema for every key) and each field's checker
+    (looked up by type for every value)."""
+
+    definition: ProcessDefinition  # held, so that its id is not reused while the plan is cached
+    names: frozenset[str]
+    checks: tuple[tuple[str, Callable[[FormField, object], Any], FormField], ...]
+
+
+# Keyed by the definition's id: hashing a definition (every field, node and option) would cost
+# more than the validation. Definitions are few and long-lived; the bound only guards tests
+# that make many.
+_PLANS: dict[int, _Plan] = {}
+_MAX_PLANS: Final = 512
+
+
+def _plan(definition: ProcessDefinition) -> _Plan:
+    plan = _PLANS.get(id(definition))
+    if plan is None or plan.definition is not definition:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[id(definition)] = _Plan(
+            definition=definition,
+            names=frozenset(f.name for f in definition.form),
+            checks=tuple((f.name, _CHECKERS[f.type], f) for f in definition.form),
+        )
+    return plan
 
 
 def _required(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Any
 
@@ -424,3 +425,17 @@ def test_the_error_message_lists_the_problems() -> None:
     assert "copies: must be at least 1" in message
     assert "language:" in message
     assert caught.value.code == "invalid_form"
+
+
+def test_each_definition_is_validated_against_its_own_form() -> None:
+    # validate_form keeps a plan per definition object; a changed copy (a new version of the
+    # service, a test's variant) must not be checked with the plan of the original.
+    form = {"purpose": "签证", "copies": 2, "language": "中文"}
+    assert validate_form(CERTIFICATE, form)["copies"] == 2
+    fewer = dataclasses.replace(
+        CERTIFICATE, form=tuple(f for f in CERTIFICATE.form if f.name != "copies")
+    )
+    with pytest.raises(FormValidationError) as refused:
+        validate_form(fewer, form)
+    assert refused.value.fields == {"copies": "unknown field"}
+    assert validate_form(CERTIFICATE, form)["copies"] == 2
