@@ -1,4 +1,5 @@
-# Tongban: `make demo` serves a generated university; `make test` runs every check.
+# Tongban: `make demo` simulates a university's year and serves it with live traffic;
+# `make test` runs every check.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -6,13 +7,19 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 DEMO_SIZE ?= demo
+DEMO_DAYS ?= 365
+LIVE_RATE ?= 5
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8000
+# The demo's long-running processes are started from the environment directly, so that a
+# Ctrl-C or a SIGTERM reaches them without a `uv run` in between.
+TONGBAN := .venv/bin/tongban
 
 .PHONY: help install demo test lint typecheck clean
 
 help:
-	@echo "make demo   generate a university ($(DEMO_SIZE)) and serve the workflow API on $(API_HOST):$(API_PORT)"
+	@echo "make demo   generate a university ($(DEMO_SIZE)), simulate its last $(DEMO_DAYS) days, serve the"
+	@echo "            workflow API on $(API_HOST):$(API_PORT) with live traffic ($(LIVE_RATE) commands/s)"
 	@echo "make test   lint, type-check and run the whole test suite"
 
 .venv/.synced: pyproject.toml uv.lock
@@ -23,9 +30,15 @@ help:
 
 install: .venv/.synced
 
+# The history is simulated once per store (`--once`); run `tongban init --force` to start over.
 demo: install
-	$(RUN) tongban init --size $(DEMO_SIZE)
-	$(RUN) tongban api --host $(API_HOST) --port $(API_PORT)
+	$(TONGBAN) init --size $(DEMO_SIZE)
+	$(TONGBAN) simulate --size $(DEMO_SIZE) --days $(DEMO_DAYS) --once
+	@$(TONGBAN) api --host $(API_HOST) --port $(API_PORT) & api=$$!; \
+	trap 'kill $$api 2>/dev/null; wait $$api' EXIT; \
+	$(TONGBAN) simulate --live --rate $(LIVE_RATE) --api-wait 120 \
+		--api-url http://$(API_HOST):$(API_PORT); \
+	wait $$api
 
 lint: install
 	$(RUN) ruff check .

@@ -76,6 +76,12 @@ from workflow_core.store.schema import instances
     show_default=True,
     help="With --live: a whereabouts campaign's window from opening to its deadline.",
 )
+@click.option(
+    "--api-wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="With --live: seconds to wait for an API that is still starting.",
+)
 @one_line_errors
 def simulate(
     size: str,
@@ -88,6 +94,7 @@ def simulate(
     rate: float,
     api_url: str,
     campaign_minutes: float,
+    api_wait: float,
 ) -> None:
     """Simulate hall history through the workflow core, or live traffic with --live.
 
@@ -108,6 +115,7 @@ def simulate(
             rate=rate,
             campaign_minutes=campaign_minutes,
             seed=seed,
+            api_wait=api_wait,
         )
         return
     settings = Settings.from_env()

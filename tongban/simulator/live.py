@@ -981,11 +981,20 @@ def simulate_live(
     rate: float,
     campaign_minutes: float,
     seed: int,
+    api_wait: float = 0.0,
 ) -> LiveStats:
     """`tongban simulate --live`: traffic against the API at `api_url` until Ctrl-C."""
     stop = StopSignal()
     client = HallClient(api_url, wait=stop.wait)
-    client.request("GET", "/healthz", None, retry=False)  # unreachable: one line, at once
+    # Unreachable: one line, at once — or after `api_wait` seconds for a server still starting.
+    give_up = time.monotonic() + api_wait
+    while True:
+        try:
+            client.request("GET", "/healthz", None, retry=False)
+            break
+        except ApiUnreachableError:
+            if time.monotonic() >= give_up or stop.wait(0.5):
+                raise
     started_at = datetime.now(UTC)
     business = make_engine(settings.business_db_url, write_lock_at_begin=False)
     try:
