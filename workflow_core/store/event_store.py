@@ -192,7 +192,10 @@ def _sqlite_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: times are stored in UTC")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:  # the store's own times are UTC already: skip the conversion
+        value = value.astimezone(UTC)
+    # An aware UTC time prints "+00:00" last; cutting it off is cheaper than a naive copy.
+    return value.isoformat(" ", "microseconds")[:-6]
 
 
 def lock_stream(conn: Connection, stream_id: str) -> None:
