@@ -41,7 +41,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from rich.console import Console
-from sqlalchemy import Engine, and_, or_, select
 
 from tongban.settings import Settings
 from tongban.simulator.calendar import CAMPUS_TZ
@@ -51,16 +50,9 @@ from workflow_core.catalog.examples import example_form
 from workflow_core.catalog.forms import validate_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience, ProcessDefinition
+from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.directory.port import Role, ScopeType, StudentStatus
-from workflow_core.directory.schema import (
-    effective_day,
-    hall_accounts,
-    role_assignments,
-    staff,
-    student_class_memberships,
-    student_statuses,
-    students,
-)
+from workflow_core.directory.schema import UNIVERSITY_SCOPE_ID
 from workflow_core.errors import FormValidationError, WorkflowError
 from workflow_core.store.db import make_engine
 
@@ -175,63 +167,33 @@ class Roster:
     applicants: Mapping[str, tuple[str, ...]]  # audience → people who may apply
 
 
-def load_roster(business: Engine, at: datetime) -> Roster:
+def load_roster(directory: MemoryDirectory, at: datetime) -> Roster:
     """Enrolled students, monitors, counsellors, organisers and applicants as of `at`."""
-    day = effective_day(at)
-
-    def in_effect(table: Any) -> Any:
-        return and_(
-            table.c.valid_from <= day, or_(table.c.valid_to.is_(None), table.c.valid_to > day)
-        )
-
-    membership, status, grants = student_class_memberships, student_statuses, role_assignments
-    applicants: dict[str, list[str]] = {kind.value: [] for kind in Audience}
+    enrolled: list[Student] = []
     monitors: dict[str, str] = {}
     counsellors: dict[str, str] = {}
-    organisers: list[str] = []
-    with business.connect() as conn:
-        enrolled = [
-            Student(str(student_id), str(kind), str(class_id))
-            for student_id, kind, class_id in conn.execute(
-                select(students.c.student_id, students.c.kind, membership.c.class_id)
-                .join(membership, membership.c.student_id == students.c.student_id)
-                .join(status, status.c.student_id == students.c.student_id)
-                .where(
-                    in_effect(membership),
-                    in_effect(status),
-                    status.c.status == StudentStatus.ENROLLED.value,
-                )
-                .order_by(students.c.student_id)
-            )
-        ]
-        for person, role, scope_type, scope_id in conn.execute(
-            select(grants.c.person_id, grants.c.role, grants.c.scope_type, grants.c.scope_id)
-            .where(in_effect(grants))
-            .order_by(grants.c.person_id, grants.c.scope_id)
-        ):
-            if scope_type == ScopeType.CLASS.value and role == Role.CLASS_MONITOR.value:
-                monitors.setdefault(str(scope_id), str(person))
-            elif scope_type == ScopeType.CLASS.value and role == Role.COUNSELLOR.value:
-                counsellors.setdefault(str(scope_id), str(person))
-            elif role == Role.STUDENT_AFFAIRS.value and person not in organisers:
-                organisers.append(str(person))
-        applicants[Audience.STAFF.value] = [
-            str(s)
-            for s in conn.execute(select(staff.c.staff_id).order_by(staff.c.staff_id)).scalars()
-        ]
-        for account_id, kind in conn.execute(
-            select(hall_accounts.c.account_id, hall_accounts.c.kind).order_by(
-                hall_accounts.c.account_id
-            )
-        ):
-            applicants.setdefault(str(kind), []).append(str(account_id))
+    for class_id in directory.classes():
+        for student_id in directory.students_of_class(class_id, at):
+            person = directory.person(student_id, at)
+            if person is not None and person.status is StudentStatus.ENROLLED:
+                enrolled.append(Student(student_id, person.kind.value, class_id))
+        if monitor := directory.monitors_of_class(class_id, at):
+            monitors[class_id] = monitor[0]
+        if counsellor := directory.counsellors_of_class(class_id, at):
+            counsellors[class_id] = counsellor[0]
+    enrolled.sort(key=lambda s: s.student_id)
+    university = (ScopeType.UNIVERSITY, UNIVERSITY_SCOPE_ID)
+    applicants: dict[str, list[str]] = {
+        kind.value: list(directory.people_of_kind(kind))
+        for kind in (Audience.STAFF, Audience.ALUMNI, Audience.VISITOR)
+    }
     for student in enrolled:
-        applicants[student.kind].append(student.student_id)
+        applicants.setdefault(student.kind, []).append(student.student_id)
     return Roster(
         students=tuple(enrolled),
         monitors=monitors,
         counsellors=counsellors,
-        organisers=tuple(organisers),
+        organisers=directory.holders(Role.STUDENT_AFFAIRS, *university, at),
         applicants={kind: tuple(people) for kind, people in applicants.items()},
     )
 
@@ -998,7 +960,7 @@ def simulate_live(
     started_at = datetime.now(UTC)
     business = make_engine(settings.business_db_url, write_lock_at_begin=False)
     try:
-        roster = load_roster(business, started_at)
+        roster = load_roster(MemoryDirectory.load(business), started_at)
     finally:
         business.dispose()
     if not roster.students:
