@@ -1,6 +1,6 @@
 """Fourteen simulated days of a small university: every stream replays through the domain, time
-never runs backwards, approvers keep office hours (except the flagged share), and a seed
-reproduces its history exactly."""
+never runs backwards, only people the directory knows (students only while 在读) apply,
+approvers keep office hours (except the flagged share), and a seed reproduces its history."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tongban.simulator.history import LaneResult
 from tongban.simulator.run import CAMPAIGN_LANE, lane_names, simulate_lanes
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
+from workflow_core.directory.port import StudentStatus
 from workflow_core.domain.events import StoredEvent
 from workflow_core.domain.evolve import fold
 from workflow_core.store import event_store, projections
@@ -24,7 +25,9 @@ from workflow_core.store.db import make_engine
 from workflow_core.store.migrate import upgrade
 from workflow_core.store.schema import PROJECTION_TABLES, events
 
-FIRST_DAY = date(2026, 3, 2)  # a Monday in term, the day the test university was generated
+# A Monday in the autumn term, inside the generated year: students change class, suspend their
+# studies (休学) or leave around it, and the history must follow the directory day by day.
+FIRST_DAY = date(2025, 11, 3)
 DAYS = 14
 DECISIONS = {"approved", "rejected", "returned", "reassigned"}
 
@@ -90,6 +93,9 @@ def test_simulated_history_keeps_the_workflow_rules(
         statuses[state.status.value] += 1
         submitted = stored[0].event
         assert submitted.TYPE == "submitted"
+        applicant = directory.person(submitted.applicant_id, submitted.occurred_at)
+        assert applicant is not None, stream_id
+        assert applicant.status in (None, StudentStatus.ENROLLED), (stream_id, applicant)
         created: dict[str, Any] = {}
         previous = submitted.occurred_at
         for s in stored:
