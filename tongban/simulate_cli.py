@@ -5,6 +5,7 @@ Registered on the `tongban` command group at the end of `tongban/cli.py`.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -16,7 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tongban.cli import console, one_line_errors
 from tongban.settings import Settings
@@ -27,6 +28,9 @@ from tongban.simulator.live import (
     simulate_live,
 )
 from tongban.simulator.run import simulate as simulate_history
+from tongban.simulator.volumes import students_of
+from tongban.university.generator import PROFILES
+from workflow_core.directory.schema import students
 from workflow_core.errors import WorkflowError
 from workflow_core.store.db import make_engine
 from workflow_core.store.migrate import is_current
@@ -138,6 +142,7 @@ def simulate(
             "use another --seed, or start over with `tongban init --force`"
         )
     engine.dispose()
+    _check_size(settings, size)
     last = (end.date() if end else datetime.now(UTC).date()) - timedelta(days=1)
     first_day = last - timedelta(days=days - 1)
     console.print(
@@ -174,3 +179,24 @@ def simulate(
         f"{commands['change']:,} changes, {commands['remind_students']:,} campaign reminders; "
         f"{refused:,} commands refused by the workflow rules and skipped"
     )
+
+
+def _check_size(settings: Settings, size: str) -> None:
+    """Refuse volumes meant for another size: a demo year on a small directory would have a few
+    hundred students file thousands of requests a day."""
+    business = make_engine(settings.business_db_url, write_lock_at_begin=False)
+    try:
+        with business.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(students)).scalar_one()
+    finally:
+        business.dispose()
+    expected = students_of(PROFILES[size])
+    if not expected / 2 <= count <= expected * 2:
+        closest = min(
+            PROFILES, key=lambda s: abs(math.log(max(count, 1) / students_of(PROFILES[s])))
+        )
+        raise WorkflowError(
+            f"the directory holds {count:,} students, not a {size} university (about "
+            f"{expected:,}); simulate it with --size {closest}, or run `tongban init --size {size} "
+            "--force` first"
+        )

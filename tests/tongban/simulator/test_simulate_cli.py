@@ -42,6 +42,9 @@ def test_simulate_writes_history_once_per_seed(university_dir: Path, tmp_path: P
     assert written > 0
     assert f"{written:,} events" in output
     assert {"campaign_opened", "campaign_reminded", "approved", "completed"} <= types
+    wrong = run([*args[:2], "demo", *args[3:], "--seed", "6"], tmp_path)
+    assert wrong.returncode == 1 and "not a demo university" in wrong.stderr
+    assert "--size small" in wrong.stderr and "Traceback" not in wrong.stderr
     kept = run([*args, "--once"], tmp_path)
     assert kept.returncode == 0, kept.stderr
     assert "already in the store" in kept.stderr
