@@ -34,7 +34,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
-    insert,
     select,
     text,
 )
@@ -113,9 +112,7 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     try:
         if conn.dialect.name == "sqlite":
             return _append_rows_sqlite(conn, rows)
-        result = conn.execute(
-            insert(events).returning(events.c.event_id, sort_by_parameter_order=True), list(rows)
-        )
+        return _append_rows_postgresql(conn, rows)
     except IntegrityError as exc:
         if _is_version_clash(exc):
             streams = sorted({row["stream_id"] for row in rows})
@@ -123,13 +120,19 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
                 f"{', '.join(streams[:5])} changed meanwhile; reload and try again"
             ) from exc
         raise
-    return [int(r[0]) for r in result]
 
 
 _EVENT_COLUMNS = tuple(column.name for column in events.columns if column.name != "event_id")
 _SQLITE_INSERT_EVENTS = (
     f"insert into events ({', '.join(_EVENT_COLUMNS)}) "
     f"values ({', '.join('?' for _ in _EVENT_COLUMNS)})"
+)
+_POSTGRESQL_INSERT_EVENTS = (
+    f"insert into events (event_id, {', '.join(_EVENT_COLUMNS)}) "
+    f"values ({', '.join('%s' for _ in range(len(_EVENT_COLUMNS) + 1))})"
+)
+_NEXT_EVENT_IDS = text(
+    "select nextval(pg_get_serial_sequence('events', 'event_id')) from generate_series(1, :n)"
 )
 
 
@@ -142,39 +145,60 @@ def _append_rows_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> lis
     holds SQLite's write lock (BEGIN IMMEDIATE) and the executemany inserts the rows one after
     the other, each taking the next rowid, so they are consecutive up to the last one.
     """
-    bind = sqlite_binder(events, _EVENT_COLUMNS)
+    bind = driver_binder("sqlite", events, _EVENT_COLUMNS)
     conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, [bind(row) for row in rows])
     last = int(conn.exec_driver_sql("select last_insert_rowid()").scalar_one())
     return list(range(last - len(rows) + 1, last + 1))
 
 
-def sqlite_binder(
-    table: Table, columns: Sequence[str]
+def _append_rows_postgresql(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Take the ids from the events' sequence, then one driver-level executemany (psycopg
+    pipelines it) of one prepared INSERT.
+
+    SQLAlchemy's multi-row INSERT … RETURNING built a new statement text of 1,000 rows at a
+    time, which psycopg parsed placeholder by placeholder: 50,000 events took 11 s. The ids are
+    drawn while this transaction holds the append lock, so they stay in commit order (the
+    feed's guarantee) exactly as the column default would have drawn them.
+    """
+    ids = sorted(int(i) for i in conn.execute(_NEXT_EVENT_IDS, {"n": len(rows)}).scalars())
+    bind = driver_binder("postgresql", events, _EVENT_COLUMNS)
+    conn.exec_driver_sql(
+        _POSTGRESQL_INSERT_EVENTS,
+        [(event_id, *bind(row)) for event_id, row in zip(ids, rows, strict=True)],
+    )
+    return ids
+
+
+def driver_binder(
+    dialect: str, table: Table, columns: Sequence[str]
 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A function turning a row (a mapping with every name in `columns`) into the parameters
-    SQLite's driver takes: the values that `table`'s column types bind on SQLite.
+    the driver of `dialect` ("sqlite" or "postgresql") takes: the values that `table`'s column
+    types bind there.
 
     For writers that skip SQLAlchemy's per-value bind processing. The column types here bind
-    like this: `UtcDateTime` as naive-UTC text with microseconds (and refuses a naive time),
-    JSON as `json.dumps` text (the engine sets no other serializer), the rest as they are. A
-    test checks the stored rows against a Core insert of the same rows, column by column.
+    like this: `UtcDateTime` as naive-UTC text with microseconds on SQLite and as an aware UTC
+    time on PostgreSQL (refusing a naive time on both); JSON as `json.dumps` text (the engine
+    sets no other serializer; jsonb parses it); the rest as they are. A test checks the stored
+    rows against a Core insert of the same rows, column by column.
     """
-    return _sqlite_binder(table, tuple(columns))
+    return _driver_binder(dialect, table, tuple(columns))
 
 
 @functools.lru_cache(maxsize=32)
-def _sqlite_binder(
-    table: Table, columns: tuple[str, ...]
+def _driver_binder(
+    dialect: str, table: Table, columns: tuple[str, ...]
 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    to_time = _sqlite_time if dialect == "sqlite" else _postgresql_time
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, name in enumerate(columns):
         column_type = table.c[name].type
         if isinstance(column_type, UtcDateTime):
-            converters.append((index, _sqlite_time))
+            converters.append((index, to_time))
         elif isinstance(column_type, JSON):
             converters.append((index, json.dumps))
         elif not isinstance(column_type, (Integer, String, Float)):  # pragma: no cover
-            raise TypeError(f"{table.name}.{name}: no SQLite binding for {column_type!r}")
+            raise TypeError(f"{table.name}.{name}: no driver binding for {column_type!r}")
     get = operator.itemgetter(*columns)
 
     def bind(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -184,6 +208,15 @@ def _sqlite_binder(
         return tuple(values)  # SQLAlchemy's executemany takes tuples (or dicts), not lists
 
     return bind
+
+
+def _postgresql_time(value: datetime | None) -> datetime | None:
+    """What `UtcDateTime` binds on PostgreSQL: the time in UTC, aware."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: times are stored in UTC")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def _sqlite_time(value: datetime | None) -> str | None:

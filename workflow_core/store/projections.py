@@ -7,17 +7,15 @@ proves it over long random command sequences.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Dialect, Table, delete, tuple_
 
 from workflow_core.domain.events import CAMPAIGN_EVENT_TYPES
 from workflow_core.domain.evolve import evolve, evolve_campaign
 from workflow_core.domain.state import CampaignState, InstanceState, TaskState, TaskStatus
-from workflow_core.store.event_store import iter_all, sqlite_binder
+from workflow_core.store.event_store import driver_binder, iter_all
 from workflow_core.store.schema import PROJECTION_TABLES, campaigns, inbox, instances, tasks
 
 
@@ -184,45 +182,44 @@ def upsert_rows(
 ) -> None:
     """Insert or replace projection rows by their key columns (one statement, built once).
 
-    Every row names every column of `table` (the `*_row` functions above make them so).
+    Every row names every column of `table` (the `*_row` functions above make them so). The
+    rows go to the driver as one executemany (psycopg pipelines it): Core's per-value bind
+    processing and its handling of each parameter set cost several times the upsert itself on
+    SQLite (30,000 rows took 1.2 s, now 0.5 s) and a fifth of it on PostgreSQL.
     """
     if not rows:
         return
-    if conn.dialect.name == "sqlite":
-        # Through the driver: Core's per-value bind processing (and its handling of each
-        # parameter set) cost several times the upsert itself, 30,000 rows took 1.2 s.
-        statement, columns = _sqlite_upsert(table, tuple(keys))
-        bind = sqlite_binder(table, columns)
-        conn.exec_driver_sql(statement, [bind(row) for row in rows])
-        return
-    statement = _upsert_statement(conn.dialect.name, table, tuple(keys))
-    conn.execute(statement, list(rows))
+    statement, columns = _driver_upsert(conn.dialect, table, tuple(keys))
+    bind = driver_binder(conn.dialect.name, table, columns)
+    conn.exec_driver_sql(statement, [bind(row) for row in rows])
 
 
-@functools.lru_cache(maxsize=32)
-def _sqlite_upsert(table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """The statement `_upsert_statement` compiles to on SQLite, as driver SQL with `?` marks,
-    and the columns in the order of its marks."""
-    quote = sqlite.dialect().identifier_preparer.quote
+def _driver_upsert(
+    dialect: Dialect, table: Table, keys: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """INSERT … ON CONFLICT (keys) DO UPDATE of every other column, as driver SQL with
+    positional marks (SQLite's `?`, psycopg's `%s`), and the columns in the order of its marks.
+
+    Built once per dialect and table: building the Core statement on every command (its
+    `excluded` columns above all) cost more than running it.
+    """
+    cache_key = (dialect.name, table.name, keys)
+    built = _UPSERTS.get(cache_key)
+    if built is not None:
+        return built
+    if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - see make_engine
+        raise RuntimeError(f"unsupported dialect {dialect.name}")
+    mark = "?" if dialect.name == "sqlite" else "%s"
+    quote = dialect.identifier_preparer.quote
     columns = tuple(column.name for column in table.columns)
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
     statement = (
         f"insert into {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"values ({', '.join('?' for _ in columns)}) "
+        f"values ({', '.join(mark for _ in columns)}) "
         f"on conflict ({', '.join(quote(k) for k in keys)}) do update set {updates}"
     )
-    return statement, columns
+    built = _UPSERTS[cache_key] = (statement, columns)
+    return built
 
 
-@functools.lru_cache(maxsize=32)
-def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
-    """The INSERT … ON CONFLICT DO UPDATE for `table`, built once: building it on every command
-    (its `excluded` columns above all) cost more than running it."""
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    else:  # pragma: no cover - make_engine admits only these two
-        raise RuntimeError(f"unsupported dialect {dialect}")
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}

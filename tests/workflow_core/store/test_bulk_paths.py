@@ -1,8 +1,8 @@
 """The store's bulk paths write what SQLAlchemy Core would: the same columns, values and types.
 
-`append_rows` and `upsert_rows` on SQLite bind through the driver instead of Core's per-value
-processing; these tests write the same rows both ways and compare what the database holds,
-column by column, with the database's own type of each value.
+`append_rows` and `upsert_rows` bind through the driver instead of Core's per-value processing
+(and draw the event ids themselves); these tests write the same rows both ways and compare what
+the database holds, column by column, with the database's own type of each value.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Table, delete, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow_core.domain.events import (
     Activity,
@@ -34,7 +35,6 @@ from workflow_core.domain.state import (
 from workflow_core.errors import ConflictError
 from workflow_core.store import event_store
 from workflow_core.store.projections import (
-    _upsert_statement,
     campaign_row,
     instance_row,
     task_row,
@@ -256,7 +256,11 @@ def test_upsert_rows_stores_what_the_core_upsert_stores(
     first: dict[str, Any],
     second: dict[str, Any],
 ) -> None:
-    core = _upsert_statement(store_engine.dialect.name, table, (key,))
+    stmt: Any = (postgresql if store_engine.dialect.name == "postgresql" else sqlite).insert(table)
+    core = stmt.on_conflict_do_update(
+        index_elements=[key],
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != key},
+    )
     seen = []
     for write in ("core", "bulk"):
         with store_engine.begin() as conn:
