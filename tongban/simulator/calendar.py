@@ -40,17 +40,18 @@ def is_workday(day: date) -> bool:
         return day.weekday() < 5
 
 
-def office_intervals(day: date) -> list[tuple[datetime, datetime]]:
+@functools.lru_cache(maxsize=8192)
+def office_intervals(day: date) -> tuple[tuple[datetime, datetime], ...]:
     """The office-hour intervals of `day` (campus date) as UTC moments; none on a day off."""
     if not is_workday(day):
-        return []
-    return [
+        return ()
+    return tuple(
         (
             datetime.combine(day, start, CAMPUS_TZ).astimezone(UTC),
             datetime.combine(day, end, CAMPUS_TZ).astimezone(UTC),
         )
         for start, end in OFFICE_HOURS
-    ]
+    )
 
 
 def campus_date(moment: datetime) -> date:

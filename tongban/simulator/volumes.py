@@ -2,10 +2,12 @@
 
 For the demo-size university (≈45,000 students) the hall sees about 1,660 submissions a day
 on average over a year: about 18,000 cross-department cases a month across the approval
-services, 554 activity/lecture applications a term, and the rest single-node bookings (museum,
-campus bus). Other sizes scale with their student population. Each service's daily expectation
-follows a seasonal profile (term vs. vacation, working day vs. weekend or holiday), normalised
-so that its yearly total is the configured one; the count of a day is Poisson around it.
+services, 554 activity/lecture applications a term, the whereabouts registrations of the seven
+holiday campaigns (simulated by `campaigns`, about seven a student a year), and the rest
+single-node bookings (museum, campus bus). Other sizes scale with their student population.
+Each service's daily expectation follows a seasonal profile (term vs. vacation, working day vs.
+weekend or holiday), normalised so that its yearly total is the configured one; the count of a
+day is Poisson around it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ HALL_VISITS_PER_DAY: Final = 1_660
 CROSS_DEPARTMENT_PER_MONTH: Final = 18_000
 ACTIVITY_APPLICATIONS_PER_TERM: Final = 554
 DAYS_PER_YEAR: Final = 365
+# Seven campaigns a year, ≈95 % of students registering and ≈8 % of them changing it once.
+REGISTRATIONS_PER_STUDENT_YEAR: Final = 7 * 0.95 * 1.08
 
 # Shares of the cross-department cases (services with two or more nodes), activity aside.
 CROSS_DEPARTMENT_MIX: Final[dict[str, float]] = {
@@ -86,7 +90,8 @@ def yearly_totals() -> dict[str, float]:
     """Requests a year per service at demo size."""
     cross = CROSS_DEPARTMENT_PER_MONTH * 12
     activity = ACTIVITY_APPLICATIONS_PER_TERM * 2
-    bookings = HALL_VISITS_PER_DAY * DAYS_PER_YEAR - cross - activity
+    registrations = REGISTRATIONS_PER_STUDENT_YEAR * students_of(PROFILES["demo"])
+    bookings = HALL_VISITS_PER_DAY * DAYS_PER_YEAR - cross - activity - registrations
     totals = {key: share * cross for key, share in CROSS_DEPARTMENT_MIX.items()}
     totals.update({key: share * bookings for key, share in BOOKING_MIX.items()})
     totals["activity_application"] = float(activity)
