@@ -163,16 +163,19 @@ def rebuild(conn: Connection, batch: int = 5_000) -> dict[str, int]:
 def _insert_batches(
     conn: Connection, table: Table, rows: Iterable[dict[str, Any]], batch: int
 ) -> int:
+    """Insert complete rows of `table` in chunks, through the driver as `upsert_rows` does."""
+    statement, columns = _driver_statement(conn.dialect, table, None)
+    bind = driver_binder(conn.dialect.name, table, columns)
     total = 0
-    chunk: list[dict[str, Any]] = []
+    chunk: list[tuple[Any, ...]] = []
     for row in rows:
-        chunk.append(row)
+        chunk.append(bind(row))
         if len(chunk) >= batch:
-            conn.execute(table.insert(), chunk)
+            conn.exec_driver_sql(statement, chunk)
             total += len(chunk)
             chunk = []
     if chunk:
-        conn.execute(table.insert(), chunk)
+        conn.exec_driver_sql(statement, chunk)
         total += len(chunk)
     return total
 
@@ -189,22 +192,23 @@ def upsert_rows(
     """
     if not rows:
         return
-    statement, columns = _driver_upsert(conn.dialect, table, tuple(keys))
+    statement, columns = _driver_statement(conn.dialect, table, tuple(keys))
     bind = driver_binder(conn.dialect.name, table, columns)
     conn.exec_driver_sql(statement, [bind(row) for row in rows])
 
 
-def _driver_upsert(
-    dialect: Dialect, table: Table, keys: tuple[str, ...]
+def _driver_statement(
+    dialect: Dialect, table: Table, keys: tuple[str, ...] | None
 ) -> tuple[str, tuple[str, ...]]:
-    """INSERT … ON CONFLICT (keys) DO UPDATE of every other column, as driver SQL with
-    positional marks (SQLite's `?`, psycopg's `%s`), and the columns in the order of its marks.
+    """INSERT of every column of `table` as driver SQL with positional marks (SQLite's `?`,
+    psycopg's `%s`), ON CONFLICT (keys) DO UPDATE of the other columns when `keys` are given;
+    and the columns in the order of its marks.
 
     Built once per dialect and table: building the Core statement on every command (its
     `excluded` columns above all) cost more than running it.
     """
     cache_key = (dialect.name, table.name, keys)
-    built = _UPSERTS.get(cache_key)
+    built = _STATEMENTS.get(cache_key)
     if built is not None:
         return built
     if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - see make_engine
@@ -212,14 +216,15 @@ def _driver_upsert(
     mark = "?" if dialect.name == "sqlite" else "%s"
     quote = dialect.identifier_preparer.quote
     columns = tuple(column.name for column in table.columns)
-    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
     statement = (
         f"insert into {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"values ({', '.join(mark for _ in columns)}) "
-        f"on conflict ({', '.join(quote(k) for k in keys)}) do update set {updates}"
+        f"values ({', '.join(mark for _ in columns)})"
     )
-    built = _UPSERTS[cache_key] = (statement, columns)
+    if keys is not None:
+        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
+        statement += f" on conflict ({', '.join(quote(k) for k in keys)}) do update set {updates}"
+    built = _STATEMENTS[cache_key] = (statement, columns)
     return built
 
 
-_UPSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...] | None], tuple[str, tuple[str, ...]]] = {}
