@@ -166,7 +166,7 @@ def test_append_rows_stores_what_a_core_insert_stores(
 
 def test_append_rows_refuses_a_taken_version_and_writes_nothing(store_engine: Engine) -> None:
     with store_engine.begin() as conn:
-        event_store.append_rows(conn, rows("s")[:1])
+        assert event_store.append_rows(conn, rows("s")[:1]) == [1]  # one row: its id too
     with pytest.raises(ConflictError, match="s-0 changed meanwhile"), store_engine.begin() as conn:
         event_store.append_rows(conn, rows("s")[:3])
     assert len(stored(store_engine, "s")) == 1
