@@ -328,7 +328,9 @@ class CampaignLane:
             self._open(args[0])
         elif kind == "register":
             spec, student = args
-            if student not in self._registered.get(self.campaign_id(spec), {student}):
+            registered = self._registered.get(self.campaign_id(spec))
+            # None: the campaign could not open. A student registers once; changes are apart.
+            if registered is not None and student not in registered:
                 self._register(spec, student, at, change=False)
         elif kind == "change":
             self._register(args[0], args[1], at, change=True)

@@ -23,7 +23,8 @@ from sqlalchemy import Engine
 from tongban.settings import Settings
 from tongban.simulator.campaigns import PROCESS_KEY, CampaignLane, Rosters
 from tongban.simulator.history import Applicants, LaneResult, ServiceLane
-from tongban.simulator.volumes import VolumeModel
+from tongban.simulator.volumes import REGISTRATIONS_PER_STUDENT_YEAR, VolumeModel, students_of
+from tongban.university.generator import PROFILES
 from tongban.wiring import catalog_for
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
@@ -36,7 +37,7 @@ PARTIAL = "the other workers' batches may be in the store: start over with `tong
 # Rough events per request, to share the lanes out evenly: approvals take several events each,
 # a registration two.
 EVENTS_PER_REQUEST = 6.0
-EVENTS_PER_REGISTRATION = 2.3
+EVENTS_PER_REGISTRATION = 2.0
 
 
 class Lane(Protocol):
@@ -72,11 +73,11 @@ def lane_names(catalog: Catalog) -> list[str]:
 def share_lanes(names: Sequence[str], size: str, workers: int) -> list[list[str]]:
     """Lanes per worker, heaviest first onto the least loaded worker."""
     volumes = VolumeModel.for_size(size)
-    students = volumes.scale * 45_000
+    registrations = volumes.scale * students_of(PROFILES["demo"]) * REGISTRATIONS_PER_STUDENT_YEAR
 
     def weight(name: str) -> float:
         if name == CAMPAIGN_LANE:
-            return 7 * students * EVENTS_PER_REGISTRATION
+            return registrations * EVENTS_PER_REGISTRATION
         return volumes.totals.get(name, 0.0) * volumes.scale * EVENTS_PER_REQUEST
 
     shares: list[list[str]] = [[] for _ in range(max(1, workers))]

@@ -54,6 +54,12 @@ def test_the_campaign_calendar_follows_the_statutory_holidays_and_the_terms() ->
     # 2026: 中秋 on 25 September, a few days before 国庆, is one trip home and one campaign.
     autumn = [s for s in campaign_calendar(date(2026, 9, 1), date(2026, 9, 30))]
     assert [(s.holiday, s.first_day_off) for s in autumn] == [("中秋/国庆", date(2026, 9, 25))]
+    # Beyond the statutory calendar's data only the vacations, which follow the term dates.
+    later = campaign_calendar(date(2027, 3, 1), date(2028, 2, 28))
+    assert [(s.holiday, s.first_day_off) for s in later] == [
+        ("暑假", date(2027, 7, 11)),
+        ("寒假", date(2028, 1, 18)),
+    ]
 
 
 def stored_streams(engine: Engine) -> dict[str, list[Any]]:
