@@ -35,9 +35,11 @@ from workflow_core.store.db import make_engine
 
 CAMPAIGN_LANE = "campaigns"
 PARTIAL = "the other workers' batches may be in the store: start over with `tongban init --force`"
-# Rough events per request, to share the lanes out evenly: approvals take several events each,
-# a registration two.
-EVENTS_PER_REQUEST = 6.0
+# Rough events per request, to share the lanes out evenly (measured on a demo year): a request
+# takes a submission and its end, and nearly three more for every node it may visit (created,
+# viewed, decided, now and then a return); a registration takes two.
+EVENTS_PER_REQUEST = 2.0
+EVENTS_PER_NODE = 2.8
 EVENTS_PER_REGISTRATION = 2.0
 
 
@@ -71,7 +73,7 @@ def lane_names(catalog: Catalog) -> list[str]:
     return [*services, CAMPAIGN_LANE] if PROCESS_KEY in catalog else services
 
 
-def share_lanes(names: Sequence[str], size: str, workers: int) -> list[list[str]]:
+def share_lanes(names: Sequence[str], catalog: Catalog, size: str, workers: int) -> list[list[str]]:
     """Lanes per worker, heaviest first onto the least loaded worker."""
     volumes = VolumeModel.for_size(size)
     registrations = volumes.scale * students_of(PROFILES["demo"]) * REGISTRATIONS_PER_STUDENT_YEAR
@@ -79,7 +81,9 @@ def share_lanes(names: Sequence[str], size: str, workers: int) -> list[list[str]
     def weight(name: str) -> float:
         if name == CAMPAIGN_LANE:
             return registrations * EVENTS_PER_REGISTRATION
-        return volumes.totals.get(name, 0.0) * volumes.scale * EVENTS_PER_REQUEST
+        nodes = sum(len(step.nodes) for step in catalog.get(name).steps)
+        per_request = EVENTS_PER_REQUEST + EVENTS_PER_NODE * nodes
+        return volumes.totals.get(name, 0.0) * volumes.scale * per_request
 
     shares: list[list[str]] = [[] for _ in range(max(1, workers))]
     loads = [0.0] * len(shares)
@@ -151,7 +155,7 @@ def simulate(
     catalog = catalog_for(settings)
     names = lane_names(catalog)
     count = workers if workers is not None else (os.cpu_count() or 1)
-    shares = share_lanes(names, size, count)
+    shares = share_lanes(names, catalog, size, count)
     result = SimulationResult(first_day=first_day, days=days, seed=seed, workers=len(shares))
     total = len(names) * days
     started = wallclock.perf_counter()
