@@ -63,7 +63,8 @@ PROFILES: Final[dict[str, SizeProfile]] = {
     "small": SizeProfile(("CS", "ECON", "FL"), 2, 120, 45, 10, 15, 2, 15, 10),
     # ≈30,000 undergraduates and ≈15,000 graduate students in ≈1,500 classes.
     "demo": SizeProfile(None, None, 7_500, 4_000, 750, 30, 20, 1_500, 800),
-    "large": SizeProfile(None, None, 15_000, 8_000, 1_500, 30, 40, 3_000, 1_600),
+    # ≈2.75 × demo (≈124,000 students): a year of its history passes 10 M events, for benchmarks.
+    "large": SizeProfile(None, None, 20_625, 11_000, 2_060, 30, 55, 4_125, 2_200),
 }
 
 # Shares of students affected over the year of history, by kind of change.
