@@ -48,6 +48,7 @@ from workflow_core.domain.commands import (
     ViewTask,
     Withdraw,
 )
+from workflow_core.domain.decide import instance_of_task
 from workflow_core.domain.events import Event, Reassigned, Returned, TaskCreated
 from workflow_core.domain.state import TaskStatus
 from workflow_core.errors import BusinessRuleError, NotAuthorizedError, WorkflowError
@@ -136,6 +137,7 @@ class ServiceLane:
         self._sequence = itertools.count()
         self._ids = itertools.count(1)
         self._closed: set[str] = set()  # terminal instances: later actions on them are moot
+        self._urgent: set[str] = set()  # running instances walked through every office (加急)
         self.result = LaneResult()
 
     def start(self) -> None:
@@ -166,7 +168,7 @@ class ServiceLane:
             return
         if kind in ("view", "decide", "remind"):
             task_id, actor = args[0], args[1]
-            instance_id = task_id.rpartition("-t")[0]
+            instance_id = instance_of_task(task_id)
             if instance_id in self._closed:
                 return
             task = self.writer.state(instance_id).task(task_id)
@@ -219,6 +221,8 @@ class ServiceLane:
                 continue
             self.result.instances += 1
             self.result.commands["submit"] += 1
+            if self.rng.random() < self.behaviour.urgent_share:
+                self._urgent.add(instance_id)
             self._follow(instance_id, new_events, at)
             if self.rng.random() < self.behaviour.withdraw_share:
                 when = awake(at + applicant_delay(self.rng, 20), self.rng)
@@ -294,6 +298,7 @@ class ServiceLane:
         state = self.writer.state(instance_id)
         if state.status.terminal:
             self._closed.add(instance_id)
+            self._urgent.discard(instance_id)
             self.writer.forget(instance_id)
         return True
 
@@ -321,7 +326,10 @@ class ServiceLane:
         at: datetime,
     ) -> None:
         actor = self.rng.choice(assignees)
-        plan = self.approvers.plan(department_id, at, self.rng)
+        if instance_of_task(task_id) in self._urgent:
+            plan = self.approvers.urgent(at, self.rng)
+        else:
+            plan = self.approvers.plan(department_id, at, self.rng)
         if plan.view_at is not None:
             self._at(plan.view_at, "view", task_id, actor)
         self._at(plan.decide_at, "decide", task_id, actor, plan)

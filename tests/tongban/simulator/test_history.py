@@ -5,22 +5,25 @@ approvers keep office hours (except the flagged share), and a seed reproduces it
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from tongban.simulator.calendar import is_working_time
-from tongban.simulator.history import LaneResult
+from tongban.simulator.approvers import Behaviour
+from tongban.simulator.calendar import is_working_time, working_time_between
+from tongban.simulator.history import Applicants, LaneResult, ServiceLane
 from tongban.simulator.run import CAMPAIGN_LANE, lane_names, simulate_lanes
+from tongban.simulator.volumes import VolumeModel
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.directory.port import StudentStatus
 from workflow_core.domain.events import StoredEvent
 from workflow_core.domain.evolve import fold
 from workflow_core.store import event_store, projections
+from workflow_core.store.batch import BatchWriter
 from workflow_core.store.db import make_engine
 from workflow_core.store.migrate import upgrade
 from workflow_core.store.schema import PROJECTION_TABLES, events
@@ -157,3 +160,37 @@ def test_a_seed_reproduces_its_history_and_another_seed_does_not(
     simulate(other, catalog, directory, business_engine, seed=12, days=6)
     assert event_rows(first) == event_rows(again)
     assert event_rows(first) != event_rows(other)
+
+
+def test_urgent_requests_go_through_every_office_within_minutes(
+    fresh_store: Any, catalog: Catalog, directory: MemoryDirectory, business_engine: Engine
+) -> None:
+    engine = fresh_store("urgent.db")
+    writer = BatchWriter(engine, catalog, directory, batch_events=500)
+    everyone_urgent = Behaviour(urgent_share=1.0, withdraw_share=0.0)
+    lane = ServiceLane(
+        "enrollment_certificate",
+        writer,
+        catalog,
+        directory,
+        Applicants.of(directory),
+        VolumeModel.for_size("demo"),  # a demo's volume of certificates on the small directory
+        seed=3,
+        behaviour=everyone_urgent,
+    )
+    lane.start()
+    for offset in range(3):
+        lane.run_day(FIRST_DAY + timedelta(days=offset))
+    writer.flush()
+    turnarounds = []
+    for stored in streams(engine).values():
+        if stored[-1].event.TYPE != "completed":
+            continue
+        decided = [s.event for s in stored if s.event.TYPE == "approved"]
+        assert len(decided) == 6 and all(is_working_time(e.occurred_at) for e in decided)
+        turnarounds.append(
+            working_time_between(stored[0].event.occurred_at, decided[-1].occurred_at)
+        )
+    # Six nodes of 4–12 office minutes each: the seed reports' shortest certificate is 33 minutes.
+    assert len(turnarounds) > 20
+    assert all(timedelta(minutes=24) <= t <= timedelta(minutes=72) for t in turnarounds)
