@@ -119,16 +119,23 @@ class ServiceLane:
         *,
         seed: int,
         behaviour: Behaviour | None = None,
+        part: int = 1,
+        parts: int = 1,
     ) -> None:
+        if not 1 <= part <= parts:
+            raise ValueError(f"part {part} of {parts}")
         self.key = key
-        self.name = key
+        self.name = key if parts == 1 else f"{key}/{part}/{parts}"
+        self.parts = parts
         self.writer = writer
         self.catalog = catalog
         self.directory = directory
         self.volumes = volumes
         self.seed = seed
-        self.prefix = f"sim{seed}-{key}-"
-        self.rng = random.Random(f"history:{seed}:{key}")
+        # A part of a cut service draws its own share of the volume: the parts' Poisson counts
+        # add up to the service's.
+        self.prefix = f"sim{seed}-{key}-" if parts == 1 else f"sim{seed}-{key}-{part}-"
+        self.rng = random.Random(f"history:{seed}:{self.name}")
         self.approvers = ApproverModel(seed, behaviour or Behaviour())
         self.behaviour = self.approvers.behaviour
         self.pools = applicants.pools
@@ -144,7 +151,7 @@ class ServiceLane:
         self.writer.claim_prefix(self.prefix)  # refuses a seed already simulated here
 
     def run_day(self, day: date) -> None:
-        count = poisson(self.rng, self.volumes.expected(self.key, day))
+        count = poisson(self.rng, self.volumes.expected(self.key, day) / self.parts)
         for moment in arrival_times(self.key, day, count, self.rng):
             self._at(moment, "submit", self.key)
         until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ)

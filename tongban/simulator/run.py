@@ -10,6 +10,7 @@ gives the same streams whatever the number of workers; only the global `event_id
 from __future__ import annotations
 
 import gc
+import math
 import multiprocessing
 import os
 import queue
@@ -41,6 +42,7 @@ PARTIAL = "the other workers' batches may be in the store: start over with `tong
 EVENTS_PER_REQUEST = 2.0
 EVENTS_PER_NODE = 2.8
 EVENTS_PER_REGISTRATION = 2.0
+MAX_LANE_SHARE = 1 / 8
 
 
 class Lane(Protocol):
@@ -67,23 +69,50 @@ class SimulationResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
+def lane_weights(catalog: Catalog) -> dict[str, float]:
+    """Each service's (and the campaigns') expected events a year at demo size."""
+    volumes = VolumeModel.for_size("demo")
+    weights: dict[str, float] = {}
+    for key in sorted(catalog.keys()):
+        definition = catalog.get(key)
+        if definition.campaign_based:
+            continue
+        nodes = sum(len(step.nodes) for step in definition.steps)
+        per_request = EVENTS_PER_REQUEST + EVENTS_PER_NODE * nodes
+        weights[key] = volumes.totals.get(key, 0.0) * per_request
+    if PROCESS_KEY in catalog:
+        registrations = students_of(PROFILES["demo"]) * REGISTRATIONS_PER_STUDENT_YEAR
+        weights[CAMPAIGN_LANE] = registrations * EVENTS_PER_REGISTRATION
+    return weights
+
+
 def lane_names(catalog: Catalog) -> list[str]:
-    """Every service but the campaign one, then the campaigns."""
-    services = [k for k in sorted(catalog.keys()) if not catalog.get(k).campaign_based]
-    return [*services, CAMPAIGN_LANE] if PROCESS_KEY in catalog else services
+    """Every service but the campaign one, then the campaigns.
+
+    A service heavier than `MAX_LANE_SHARE` of the whole is cut into parts (`key/part/parts`),
+    each with a share of its volume, so that no lane keeps one worker busy after the others are
+    done. The cut depends on the catalog alone, never on the number of workers: a seed gives
+    the same streams whatever runs them.
+    """
+    weights = lane_weights(catalog)
+    ceiling = sum(weights.values()) * MAX_LANE_SHARE
+    names: list[str] = []
+    for name, weight in weights.items():
+        parts = math.ceil(weight / ceiling) if name != CAMPAIGN_LANE else 1
+        if parts <= 1:
+            names.append(name)
+        else:
+            names.extend(f"{name}/{part}/{parts}" for part in range(1, parts + 1))
+    return names
 
 
-def share_lanes(names: Sequence[str], catalog: Catalog, size: str, workers: int) -> list[list[str]]:
+def share_lanes(names: Sequence[str], catalog: Catalog, workers: int) -> list[list[str]]:
     """Lanes per worker, heaviest first onto the least loaded worker."""
-    volumes = VolumeModel.for_size(size)
-    registrations = volumes.scale * students_of(PROFILES["demo"]) * REGISTRATIONS_PER_STUDENT_YEAR
+    weights = lane_weights(catalog)
 
     def weight(name: str) -> float:
-        if name == CAMPAIGN_LANE:
-            return registrations * EVENTS_PER_REGISTRATION
-        nodes = sum(len(step.nodes) for step in catalog.get(name).steps)
-        per_request = EVENTS_PER_REQUEST + EVENTS_PER_NODE * nodes
-        return volumes.totals.get(name, 0.0) * volumes.scale * per_request
+        key, _, parts = name.partition("/")
+        return weights.get(key, 0.0) / (int(parts.rpartition("/")[2]) if parts else 1)
 
     shares: list[list[str]] = [[] for _ in range(max(1, workers))]
     loads = [0.0] * len(shares)
@@ -120,7 +149,19 @@ def simulate_lanes(
             rosters = Rosters.load(directory, business)
             lanes.append(CampaignLane(writer, catalog, rosters, first_day, last_day, seed=seed))
         else:
-            lane = ServiceLane(name, writer, catalog, directory, applicants, volumes, seed=seed)
+            key, _, cut = name.partition("/")
+            part, _, parts = cut.partition("/")
+            lane = ServiceLane(
+                key,
+                writer,
+                catalog,
+                directory,
+                applicants,
+                volumes,
+                seed=seed,
+                part=int(part or 1),
+                parts=int(parts or 1),
+            )
             lanes.append(lane)
     for lane in lanes:
         lane.start()
@@ -155,7 +196,7 @@ def simulate(
     catalog = catalog_for(settings)
     names = lane_names(catalog)
     count = workers if workers is not None else (os.cpu_count() or 1)
-    shares = share_lanes(names, catalog, size, count)
+    shares = share_lanes(names, catalog, count)
     result = SimulationResult(first_day=first_day, days=days, seed=seed, workers=len(shares))
     total = len(names) * days
     started = wallclock.perf_counter()
