@@ -4,23 +4,18 @@ and reminded students register; everything replays through the domain and a seed
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
+from tests.tongban.simulator.conftest import streams as stored_streams
 from tongban.simulator.calendar import CAMPUS_TZ
 from tongban.simulator.campaigns import CampaignSpec, Rosters, campaign_calendar
 from tongban.simulator.run import CAMPAIGN_LANE, simulate_lanes
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.domain.evolve import fold, fold_campaign
-from workflow_core.store import event_store
-from workflow_core.store.db import make_engine
-from workflow_core.store.migrate import upgrade
 from workflow_core.store.schema import events
 
 FIRST_DAY = date(2025, 12, 20)
@@ -60,29 +55,6 @@ def test_the_campaign_calendar_follows_the_statutory_holidays_and_the_terms() ->
         ("暑假", date(2027, 7, 11)),
         ("寒假", date(2028, 1, 18)),
     ]
-
-
-def stored_streams(engine: Engine) -> dict[str, list[Any]]:
-    found: dict[str, list[Any]] = defaultdict(list)
-    with engine.connect() as conn:
-        for stored in event_store.iter_all(conn):
-            found[stored.stream_id].append(stored)
-    return found
-
-
-@pytest.fixture
-def fresh_store(tmp_path: Path) -> Any:
-    made: list[Engine] = []
-
-    def make(name: str) -> Engine:
-        engine = make_engine(f"sqlite:///{tmp_path / name}")
-        upgrade(engine)
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.dispose()
 
 
 def run(

@@ -4,14 +4,13 @@ approvers keep office hours (except the flagged share), and a seed reproduces it
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
+from tests.tongban.simulator.conftest import streams
 from tongban.simulator.approvers import Behaviour
 from tongban.simulator.calendar import is_working_time, working_time_between
 from tongban.simulator.history import Applicants, LaneResult, ServiceLane
@@ -20,12 +19,9 @@ from tongban.simulator.volumes import VolumeModel
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.directory.port import StudentStatus
-from workflow_core.domain.events import StoredEvent
 from workflow_core.domain.evolve import fold
-from workflow_core.store import event_store, projections
+from workflow_core.store import projections
 from workflow_core.store.batch import BatchWriter
-from workflow_core.store.db import make_engine
-from workflow_core.store.migrate import upgrade
 from workflow_core.store.schema import PROJECTION_TABLES, events
 
 # A Monday in the autumn term, inside the generated year: students change class, suspend their
@@ -55,14 +51,6 @@ def simulate(
         seed=seed,
         batch_events=700,
     )
-
-
-def streams(engine: Engine) -> dict[str, list[StoredEvent]]:
-    found: dict[str, list[StoredEvent]] = defaultdict(list)
-    with engine.connect() as conn:
-        for stored in event_store.iter_all(conn):
-            found[stored.stream_id].append(stored)
-    return found
 
 
 def projection_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
@@ -134,21 +122,6 @@ def event_rows(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(events).order_by(events.c.event_id)).mappings()
         return [{k: v for k, v in r.items() if k != "recorded_at"} for r in rows]
-
-
-@pytest.fixture
-def fresh_store(tmp_path: Path) -> Any:
-    made: list[Engine] = []
-
-    def make(name: str) -> Engine:
-        engine = make_engine(f"sqlite:///{tmp_path / name}")
-        upgrade(engine)
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.dispose()
 
 
 def test_a_seed_reproduces_its_history_and_another_seed_does_not(
