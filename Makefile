@@ -31,13 +31,15 @@ help:
 install: .venv/.synced
 
 # The history is simulated once per store (`--once`); run `tongban init --force` to start over.
+# The API's access log goes to a file, so that the terminal shows the live traffic's status.
 demo: install
 	$(TONGBAN) init --size $(DEMO_SIZE)
 	$(TONGBAN) simulate --size $(DEMO_SIZE) --days $(DEMO_DAYS) --once
-	@$(TONGBAN) api --host $(API_HOST) --port $(API_PORT) & api=$$!; \
+	@log="$${TONGBAN_HOME:-var}/api.log"; echo "API log: $$log"; \
+	$(TONGBAN) api --host $(API_HOST) --port $(API_PORT) >>"$$log" 2>&1 & api=$$!; \
 	trap 'kill $$api 2>/dev/null; wait $$api' EXIT; \
 	$(TONGBAN) simulate --live --rate $(LIVE_RATE) --api-wait 120 \
-		--api-url http://$(API_HOST):$(API_PORT); \
+		--api-url http://$(API_HOST):$(API_PORT) || { echo "see the API log: $$log"; exit 1; }; \
 	wait $$api
 
 lint: install
