@@ -106,13 +106,20 @@ def lane_names(catalog: Catalog) -> list[str]:
     return names
 
 
+def lane_part(name: str) -> tuple[str, int, int]:
+    """A lane's service (or `campaigns`), and which part of how many it is."""
+    key, _, cut = name.partition("/")
+    part, _, parts = cut.partition("/")
+    return key, int(part or 1), int(parts or 1)
+
+
 def share_lanes(names: Sequence[str], catalog: Catalog, workers: int) -> list[list[str]]:
     """Lanes per worker, heaviest first onto the least loaded worker."""
     weights = lane_weights(catalog)
 
     def weight(name: str) -> float:
-        key, _, parts = name.partition("/")
-        return weights.get(key, 0.0) / (int(parts.rpartition("/")[2]) if parts else 1)
+        key, _part, parts = lane_part(name)
+        return weights.get(key, 0.0) / parts
 
     shares: list[list[str]] = [[] for _ in range(max(1, workers))]
     loads = [0.0] * len(shares)
@@ -149,8 +156,7 @@ def simulate_lanes(
             rosters = Rosters.load(directory, business)
             lanes.append(CampaignLane(writer, catalog, rosters, first_day, last_day, seed=seed))
         else:
-            key, _, cut = name.partition("/")
-            part, _, parts = cut.partition("/")
+            key, part, parts = lane_part(name)
             lane = ServiceLane(
                 key,
                 writer,
@@ -159,8 +165,8 @@ def simulate_lanes(
                 applicants,
                 volumes,
                 seed=seed,
-                part=int(part or 1),
-                parts=int(parts or 1),
+                part=part,
+                parts=parts,
             )
             lanes.append(lane)
     for lane in lanes:

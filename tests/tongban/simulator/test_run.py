@@ -13,6 +13,7 @@ from tongban.simulator.run import (
     CAMPAIGN_LANE,
     MAX_LANE_SHARE,
     lane_names,
+    lane_part,
     lane_weights,
     share_lanes,
     simulate,
@@ -28,14 +29,16 @@ def test_lanes_are_cut_and_shared_evenly(catalog: Catalog) -> None:
     weights = lane_weights(catalog)
     total = sum(weights.values())
     assert names[-1] == CAMPAIGN_LANE and "holiday_whereabouts" not in names
+    assert lane_part("enrollment_certificate/2/4") == ("enrollment_certificate", 2, 4)
+    assert lane_part(CAMPAIGN_LANE) == (CAMPAIGN_LANE, 1, 1)
     # The enrollment certificate (six nodes, 42 % of the cross-department cases) is cut.
     parts = [n for n in names if n.startswith("enrollment_certificate/")]
     assert len(parts) >= 2 and "enrollment_certificate" not in names
     assert weights["enrollment_certificate"] / len(parts) <= total * MAX_LANE_SHARE
 
     def weight(name: str) -> float:
-        key, _, cut = name.partition("/")
-        return weights[key] / (int(cut.rpartition("/")[2]) if cut else 1)
+        key, _part, parts = lane_part(name)
+        return weights[key] / parts
 
     assert abs(sum(weight(n) for n in names) - total) < 1e-6 * total
     (alone,) = share_lanes(names, catalog, 1)
