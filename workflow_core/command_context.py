@@ -13,12 +13,14 @@ from datetime import datetime
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience, Node, ProcessDefinition
 from workflow_core.directory.port import Assignment, Directory, Placement, Role
-from workflow_core.domain.decide import Actor, CampaignContext
+from workflow_core.domain.decide import CAMPAIGN_ORGANISERS, Actor, CampaignContext
 from workflow_core.errors import BusinessRuleError, UnknownUserError
 
 MAX_ID = 64
 # Offices whose supervision (催办) covers the whole university.
 UNIVERSITY_SUPERVISORS = frozenset({Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL, Role.LEADERSHIP})
+# Offices whose supervision covers the people of their college or 书院.
+UNIT_SUPERVISORS = frozenset({Role.COLLEGE_OFFICE, Role.RESIDENTIAL_COLLEGE_OFFICE})
 # Which roles look after which students, by scope type.
 SCOPE_OF_PLACEMENT: dict[Role, Callable[[Placement], str | None]] = {
     Role.CLASS_MONITOR: lambda p: p.class_id,
@@ -26,6 +28,8 @@ SCOPE_OF_PLACEMENT: dict[Role, Callable[[Placement], str | None]] = {
     Role.COLLEGE_OFFICE: lambda p: p.college_id,
     Role.RESIDENTIAL_COLLEGE_OFFICE: lambda p: p.residential_college_id,
 }
+# Who looks after their own students in a whereabouts campaign (the organisers: everyone).
+CAMPAIGN_CARERS = frozenset(SCOPE_OF_PLACEMENT)
 
 
 def unstorable(text: str) -> bool:
@@ -76,30 +80,38 @@ def assigner(directory: Directory, applicant_id: str, at: datetime) -> Callable[
     return assign
 
 
+def _care_checker(
+    directory: Directory,
+    user_id: str,
+    at: datetime,
+    everyone: frozenset[Role],
+    scoped: frozenset[Role],
+) -> Callable[[str], bool]:
+    """Whether the caller looks after a person: through a grant in `everyone` for the whole
+    university, or through a grant in `scoped` over the person's class, college or 书院."""
+    grants = directory.roles(user_id, at)
+    if any(g.role in everyone for g in grants):
+        return lambda _person: True
+    units = {(g.role, g.scope_id) for g in grants if g.role in scoped}
+    if not units:
+        return lambda _person: False
+
+    def cares(person_id: str) -> bool:
+        placement = directory.placement(person_id, at)
+        if placement is None:
+            return False
+        return any(SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in units)
+
+    return cares
+
+
 def supervision_checker(directory: Directory, user_id: str, at: datetime) -> Callable[[str], bool]:
     """Whether the caller's supervising office looks after an applicant (催办 scope).
 
     学工部, 研究生院 and leaders look after everyone; a college or 书院 office after the
     people of its college or 书院 (students and staff alike). Other grants do not count.
     """
-    grants = directory.roles(user_id, at)
-    if any(g.role in UNIVERSITY_SUPERVISORS for g in grants):
-        return lambda _applicant: True
-    units = {
-        (g.role, g.scope_id)
-        for g in grants
-        if g.role in (Role.COLLEGE_OFFICE, Role.RESIDENTIAL_COLLEGE_OFFICE)
-    }
-    if not units:
-        return lambda _applicant: False
-
-    def supervises(applicant_id: str) -> bool:
-        placement = directory.placement(applicant_id, at)
-        if placement is None:
-            return False
-        return any(SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in units)
-
-    return supervises
+    return _care_checker(directory, user_id, at, UNIVERSITY_SUPERVISORS, UNIT_SUPERVISORS)
 
 
 def is_student(directory: Directory, person_id: str, at: datetime) -> bool:
@@ -116,18 +128,7 @@ def campaign_scope_checker(
     学工部 and 研究生院 run the campaigns for everyone; a monitor or counsellor looks after their
     classes, a college or 书院 office after its college or 书院.
     """
-    grants = directory.roles(user_id, at)
-    if any(g.role in (Role.STUDENT_AFFAIRS, Role.GRADUATE_SCHOOL) for g in grants):
-        return lambda _student: True
-    scoped = {(g.role, g.scope_id) for g in grants if g.role in SCOPE_OF_PLACEMENT}
-
-    def in_scope(student_id: str) -> bool:
-        placement = directory.placement(student_id, at)
-        if placement is None:
-            return False
-        return any(SCOPE_OF_PLACEMENT[role](placement) == scope_id for role, scope_id in scoped)
-
-    return in_scope
+    return _care_checker(directory, user_id, at, CAMPAIGN_ORGANISERS, CAMPAIGN_CARERS)
 
 
 def campaign_context(
