@@ -1,0 +1,256 @@
+"""The SQL models: discovered from `warehouse/models/<layer>/<name>.sql`, run in dependency order.
+
+A model file is one `select`; the file name is the table name. Its first comment lines configure
+it (dbt-style, without templating):
+
+    -- materialized: table | incremental | append
+    -- key: instance_id        (incremental: the column that holds the stream id)
+    -- publish: true           (copied into every published snapshot)
+
+- `table` is rebuilt whole on every run (dimensions, marts: cheap aggregates).
+- `append` adds the events after the model's high-water mark; its SQL reads
+  `getvariable('model_hwm')`.
+- `incremental` recomputes the rows of the streams that gained events since the model's
+  high-water mark: its SQL restricts its events to `affected_streams(stream_id)`; the runner
+  deletes those streams' rows by `key` and inserts the new ones.
+
+Each model's rows and its high-water mark (in `_model_state`) commit in one transaction, so a
+run that dies half-way leaves every model consistent with its own mark, and the next run
+catches up: many small runs build exactly what one full build does.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Final, Literal
+
+import duckdb
+
+MODELS_DIR: Final = Path(__file__).parent / "models"
+LAYERS: Final = ("staging", "intermediate", "marts")
+EVENTS_MODEL: Final = "stg_events__all"
+
+Materialization = Literal["table", "incremental", "append"]
+
+_CONFIG = re.compile(r"^--\s*(materialized|key|publish)\s*:\s*(\S+)\s*$")
+_REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+class ModelError(Exception):
+    """A model file is malformed or its SQL failed; names the model."""
+
+    def __init__(self, model: str, problem: str) -> None:
+        super().__init__(f"model {model}: {problem}")
+        self.model = model
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    layer: str
+    sql: str
+    materialized: Materialization
+    key: str | None
+    publish: bool
+    depends_on: tuple[str, ...]  # other models and source tables this one reads
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    model: str
+    mode: Literal["full", "incremental", "rebuilt"]
+    rows: int  # rows in the table after the run
+    changed: int  # rows written by this run
+    seconds: float
+
+
+def _parse(path: Path, layer: str) -> tuple[str, Materialization, str | None, bool]:
+    sql = path.read_text(encoding="utf-8")
+    config: dict[str, str] = {}
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        match = _CONFIG.match(line)
+        if match:
+            config[match.group(1)] = match.group(2).lower()
+    name = path.stem
+    materialized = config.get("materialized", "table")
+    if materialized not in ("table", "incremental", "append"):
+        raise ModelError(name, f"unknown materialization {materialized!r}")
+    key = config.get("key")
+    if materialized == "incremental" and not key:
+        raise ModelError(name, "an incremental model needs '-- key: <stream id column>'")
+    if materialized == "incremental" and "affected_streams" not in sql:
+        raise ModelError(name, "an incremental model must restrict its events to affected_streams")
+    if materialized == "append" and "model_hwm" not in sql:
+        raise ModelError(name, "an append model must read getvariable('model_hwm')")
+    publish = config.get("publish", "false") == "true"
+    return sql, materialized, key, publish  # type: ignore[return-value]
+
+
+@cache
+def load_models(directory: Path = MODELS_DIR) -> tuple[Model, ...]:
+    """Every model under `directory`, in an order that runs each after what it reads."""
+    paths = {
+        path.stem: (path, layer)
+        for layer in LAYERS
+        for path in sorted((directory / layer).glob("*.sql"))
+    }
+    parsed = {name: _parse(path, layer) for name, (path, layer) in paths.items()}
+    models: dict[str, Model] = {}
+    for name, (sql, materialized, key, publish) in parsed.items():
+        references = {ref.lower() for ref in _REFERENCE.findall(_strip_comments(sql))}
+        references.discard(name)
+        models[name] = Model(
+            name=name,
+            layer=paths[name][1],
+            sql=sql,
+            materialized=materialized,
+            key=key,
+            publish=publish,
+            depends_on=tuple(sorted(references)),
+        )
+    graph = {
+        name: [dep for dep in model.depends_on if dep in models] for name, model in models.items()
+    }
+    order = TopologicalSorter(graph).static_order()
+    return tuple(models[name] for name in order)
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def published_models(models: Sequence[Model]) -> tuple[str, ...]:
+    return tuple(model.name for model in models if model.publish)
+
+
+def ensure_state(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        "create table if not exists _model_state ("
+        " model varchar primary key, hwm bigint not null, built_at timestamp not null)"
+    )
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = conn.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'main' and table_name = ?",
+        [name],
+    ).fetchall()
+    return bool(row[0][0])
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
+    rows = conn.execute(sql, list(params)).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+def _hwm(conn: duckdb.DuckDBPyConnection, model: str) -> int | None:
+    rows = conn.execute("select hwm from _model_state where model = ?", [model]).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def _body(sql: str) -> str:
+    return sql.strip().rstrip(";")
+
+
+def run_models(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    as_of: datetime,
+    full: bool = False,
+    models: Iterable[Model] | None = None,
+    select: Iterable[str] | None = None,
+) -> list[ModelRun]:
+    """Bring the selected models (default: all) up to date; `full` rebuilds them from scratch.
+
+    `as_of` is the build's notion of "now" (naive UTC), available to the SQL as
+    `getvariable('as_of')`: open-task ageing and open campaigns' rosters depend on it.
+    """
+    chosen = tuple(models if models is not None else load_models())
+    if select is not None:
+        wanted = set(select)
+        unknown = wanted - {model.name for model in chosen}
+        if unknown:
+            raise ModelError(", ".join(sorted(unknown)), "no such model")
+        chosen = tuple(model for model in chosen if model.name in wanted)
+    ensure_state(conn)
+    conn.execute("set variable as_of = ?::timestamp", [as_of.replace(tzinfo=None)])
+    return [run_model(conn, model, full=full) for model in chosen]
+
+
+def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> ModelRun:
+    started = time.perf_counter()
+    ensure_state(conn)
+    exists = _table_exists(conn, model.name)
+    hwm = None if full or not exists else _hwm(conn, model.name)
+    source = "raw_events" if model.materialized == "append" else EVENTS_MODEL
+    conn.begin()
+    try:
+        if model.materialized == "table":
+            mode = "rebuilt"
+            conn.execute(f"create or replace table {model.name} as\n{_body(model.sql)}")
+            changed = _scalar(conn, f"select count(*) from {model.name}")
+            new_hwm = 0
+        else:
+            new_hwm = _scalar(conn, f"select max(event_id) from {source}")
+            if model.materialized == "append":
+                conn.execute("set variable model_hwm = ?", [hwm or 0])
+                if hwm is None:
+                    mode = "full"
+                    conn.execute(f"create or replace table {model.name} as\n{_body(model.sql)}")
+                    changed = _scalar(conn, f"select count(*) from {model.name}")
+                else:
+                    mode = "incremental"
+                    changed = _scalar(
+                        conn, f"select count(*) from {source} where event_id > ?", [hwm]
+                    )
+                    conn.execute(f"insert into {model.name}\n{_body(model.sql)}")
+            else:
+                changed = _incremental(conn, model, hwm)
+                mode = "full" if hwm is None else "incremental"
+        conn.execute(
+            "insert or replace into _model_state values (?, ?, now()::timestamp)",
+            [model.name, new_hwm],
+        )
+        rows = _scalar(conn, f"select count(*) from {model.name}")
+        conn.commit()
+    except duckdb.Error as exc:
+        conn.rollback()
+        raise ModelError(model.name, str(exc).splitlines()[0]) from exc
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.execute("drop table if exists affected_streams")
+    return ModelRun(model.name, mode, rows, changed, time.perf_counter() - started)
+
+
+def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None) -> int:
+    if hwm is None:
+        conn.execute(
+            f"create or replace temp table affected_streams as"
+            f" select distinct stream_id from {EVENTS_MODEL}"
+        )
+        conn.execute(f"create or replace table {model.name} as\n{_body(model.sql)}")
+        return _scalar(conn, f"select count(*) from {model.name}")
+    conn.execute(
+        f"create or replace temp table affected_streams as"
+        f" select distinct stream_id from {EVENTS_MODEL} where event_id > ?",
+        [hwm],
+    )
+    conn.execute(
+        f"delete from {model.name} where {model.key} in (select stream_id from affected_streams)"
+    )
+    before = _scalar(conn, f"select count(*) from {model.name}")
+    conn.execute(f"insert into {model.name}\n{_body(model.sql)}")
+    return _scalar(conn, f"select count(*) from {model.name}") - before

@@ -1,0 +1,91 @@
+"""The raw layer of the private working database: exact copies of what the sources hold.
+
+`raw_events` mirrors the event store's `events` table (times as naive UTC `timestamp`, the
+payload as JSON text); it only ever grows, and its largest `event_id` is the loader's cursor, so
+a batch and its cursor commit together. `raw_business__<table>` are snapshots of the business
+systems' tables, replaced whole on each refresh; `raw_catalog__*` describe the process catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import duckdb
+import polars as pl
+
+RAW_EVENTS_COLUMNS: Final[dict[str, str]] = {
+    "event_id": "bigint not null",
+    "stream_id": "varchar not null",
+    "stream_version": "integer not null",
+    "stream_type": "varchar not null",
+    "occurred_at": "timestamp not null",
+    "recorded_at": "timestamp not null",
+    "event_type": "varchar not null",
+    "process_key": "varchar",
+    "process_version": "integer",
+    "node_key": "varchar",
+    "task_id": "varchar",
+    "actor_id": "varchar not null",
+    "actor_role": "varchar not null",
+    "department_id": "varchar",
+    "schema_version": "integer not null",
+    "payload": "json not null",
+}
+
+
+def ensure_raw_events(conn: duckdb.DuckDBPyConnection) -> None:
+    columns = ",\n    ".join(f"{name} {kind}" for name, kind in RAW_EVENTS_COLUMNS.items())
+    conn.execute(f"create table if not exists raw_events (\n    {columns}\n)")
+
+
+def events_cursor(conn: duckdb.DuckDBPyConnection) -> int:
+    """The largest `event_id` loaded so far (0 for an empty warehouse)."""
+    ensure_raw_events(conn)
+    rows = conn.execute("select coalesce(max(event_id), 0) from raw_events").fetchall()
+    return int(rows[0][0])
+
+
+def append_events(conn: duckdb.DuckDBPyConnection, batch: pl.DataFrame, after: int) -> int:
+    """Append a batch read after cursor `after`; refuses a batch that does not follow on.
+
+    The check and the insert run in one transaction: a rerun after a crash finds the cursor it
+    left and neither duplicates nor skips an event.
+    """
+    if batch.is_empty():
+        return 0
+    expected = list(RAW_EVENTS_COLUMNS)
+    if batch.columns != expected:
+        raise ValueError(f"event batch columns {batch.columns} differ from raw_events {expected}")
+    first = int(batch["event_id"].min())  # type: ignore[arg-type]
+    if first <= after:
+        raise ValueError(f"event batch starts at event_id {first}, not after the cursor {after}")
+    frame = batch.rechunk()
+    conn.begin()
+    try:
+        current = events_cursor(conn)
+        if current != after:
+            raise ValueError(
+                f"raw_events moved from cursor {after} to {current} while a batch was read"
+            )
+        conn.register("event_batch", frame)
+        conn.execute("insert into raw_events select * from event_batch")
+        conn.unregister("event_batch")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return frame.height
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> int:
+    """Replace raw table `name` with `frame` in one transaction (a snapshot of a source)."""
+    conn.begin()
+    try:
+        conn.register("source_frame", frame.rechunk())
+        conn.execute(f"create or replace table {name} as select * from source_frame")
+        conn.unregister("source_frame")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return frame.height
