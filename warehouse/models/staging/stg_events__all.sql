@@ -26,12 +26,14 @@ final as (
         department_id,
         -- submitted
         payload ->> '$.applicant_id' as applicant_id,
-        coalesce(payload ->> '$.campaign_id', null) as campaign_id,
+        payload ->> '$.campaign_id' as campaign_id,
         payload ->> '$.supersedes' as supersedes,
         case when event_type in ('submitted', 'resubmitted') then payload -> '$.form' end as form,
         -- task_created
         try_cast(payload ->> '$.sla_hours' as double) as sla_hours,
         try_cast(payload ->> '$.step' as integer) as step,
+        -- task_created, reassigned: who may decide the task from then on
+        cast(payload -> '$.assignees' as varchar[]) as assignees,
         -- task_viewed
         coalesce(try_cast(payload ->> '$.implicit' as boolean), false) as is_implicit_view,
         -- completed
@@ -46,6 +48,7 @@ final as (
         payload ->> '$.holiday' as holiday,
         cast(payload ->> '$.opens_at' as timestamptz) at time zone 'UTC' as opens_at,
         cast(payload ->> '$.deadline' as timestamptz) at time zone 'UTC' as deadline,
+        cast(payload -> '$.audience' as varchar[]) as campaign_audience,
         cast(payload -> '$.student_ids' as varchar[]) as student_ids,
         -- imported logs: case_imported, activity
         payload ->> '$.case_id' as case_id,

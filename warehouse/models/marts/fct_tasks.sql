@@ -1,0 +1,123 @@
+-- materialized: incremental
+-- key: instance_id
+-- publish: true
+-- One row per task (node visit) of a native request: created, first viewed, decided; wait
+-- (created → first view), handling (first view → decision) and duration (both) in wall-clock
+-- seconds and in working seconds under its department's calendar; the SLA and whether the
+-- decision breached it; signals: a decision out of office hours, an approval within 30 s of
+-- opening the task (秒批). Working seconds use the working clock: W(b) − W(a)
+-- (int_calendar__working_clock).
+with
+
+tasks as (
+    select * from int_tasks__folded
+    where instance_id in (select stream_id from affected_streams)
+),
+
+clock as (select * from int_calendar__working_clock),
+
+calendars as (select distinct calendar_id from clock),
+
+nodes as (select * from stg_catalog__nodes),
+
+placed as (
+    select
+        tasks.*,
+        coalesce(calendars.calendar_id, '*') as calendar_id
+    from tasks
+    left join calendars on calendars.calendar_id = tasks.department_id
+),
+
+at_created as (
+    select
+        placed.task_id,
+        coalesce(
+            clock.seconds_before
+            + least(greatest(epoch(placed.created_at) - epoch(clock.interval_start), 0), clock.seconds),
+        0
+        ) as w_created
+    from placed
+    asof left join clock
+        on clock.calendar_id = placed.calendar_id and placed.created_at >= clock.interval_start
+),
+
+at_viewed as (
+    select
+        placed.task_id,
+        coalesce(
+            clock.seconds_before
+            + least(greatest(epoch(placed.first_viewed_at) - epoch(clock.interval_start), 0), clock.seconds),
+        0
+        ) as w_viewed
+    from placed
+    asof left join clock
+        on clock.calendar_id = placed.calendar_id
+        and placed.first_viewed_at >= clock.interval_start
+    where placed.first_viewed_at is not null
+),
+
+at_decided as (
+    select
+        placed.task_id,
+        coalesce(
+            clock.seconds_before
+            + least(greatest(epoch(placed.decided_at) - epoch(clock.interval_start), 0), clock.seconds),
+        0
+        ) as w_decided,
+        -- Out of office hours: after the last interval that started before the decision ended.
+        clock.interval_end is null or placed.decided_at >= clock.interval_end
+            as is_after_hours_decision
+    from placed
+    asof left join clock
+        on clock.calendar_id = placed.calendar_id and placed.decided_at >= clock.interval_start
+    where placed.decided_at is not null
+),
+
+final as (
+    select
+        placed.task_id,
+        placed.instance_id,
+        placed.process_key,
+        placed.process_version,
+        placed.node_key,
+        placed.step,
+        coalesce(nodes.is_parallel, false) as is_parallel_step,
+        placed.department_id,
+        placed.calendar_id,
+        placed.assignees,
+        placed.created_at,
+        placed.first_viewed_at,
+        placed.decided_at,
+        placed.decided_by,
+        placed.cancelled_at,
+        placed.outcome,
+        placed.outcome in ('approved', 'rejected', 'returned') as is_decided,
+        placed.outcome = 'open' as is_open,
+        epoch(placed.first_viewed_at) - epoch(placed.created_at) as wait_s,
+        epoch(placed.decided_at) - epoch(placed.first_viewed_at) as handling_s,
+        epoch(placed.decided_at) - epoch(placed.created_at) as duration_s,
+        at_viewed.w_viewed - at_created.w_created as wait_working_s,
+        at_decided.w_decided - at_viewed.w_viewed as handling_working_s,
+        at_decided.w_decided - at_created.w_created as duration_working_s,
+        -- The working clock at creation: open-task ageing subtracts it from the clock "now".
+        at_created.w_created as working_clock_at_created,
+        placed.sla_hours,
+        placed.sla_hours * 3600 as sla_working_s,
+        at_decided.w_decided - at_created.w_created > placed.sla_hours * 3600 as is_breached,
+        coalesce(at_decided.is_after_hours_decision, false) as is_after_hours_decision,
+        placed.outcome = 'approved'
+            and epoch(placed.decided_at) - epoch(placed.first_viewed_at) < 30 as is_instant_approval,
+        placed.reminders,
+        placed.reassignments,
+        placed.delegations
+    from placed
+    left join at_created using (task_id)
+    left join at_viewed using (task_id)
+    left join at_decided using (task_id)
+    left join nodes
+        on nodes.process_key = placed.process_key
+        and nodes.process_version = placed.process_version
+        and nodes.node_key = placed.node_key
+)
+
+select * from final
