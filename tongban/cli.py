@@ -242,8 +242,8 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-from tongban.report_cli import report  # noqa: E402
 from tongban.build_cli import build  # noqa: E402
+from tongban.report_cli import report  # noqa: E402
 from tongban.simulate_cli import simulate  # noqa: E402
 
 main.add_command(simulate)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+_UNSET = Path()
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -18,6 +20,16 @@ class Settings:
     db_url: str  # the event store (workflow core)
     business_db_url: str  # the university's business systems (SIS, HR)
     catalog_dir: Path | None  # None: the catalog shipped with the workflow core
+    # The DuckDB warehouse (private build and published snapshots) and the Dagster instance;
+    # left out, they default to `home / "warehouse"` and `home / "dagster"`.
+    warehouse_dir: Path = _UNSET
+    dagster_home: Path = _UNSET
+
+    def __post_init__(self) -> None:
+        if self.warehouse_dir == _UNSET:
+            object.__setattr__(self, "warehouse_dir", self.home / "warehouse")
+        if self.dagster_home == _UNSET:
+            object.__setattr__(self, "dagster_home", self.home / "dagster")
 
     @property
     def personas_path(self) -> Path:
@@ -30,9 +42,13 @@ class Settings:
         db_url = env.get("TONGBAN_DB_URL") or f"sqlite:///{home / 'events.db'}"
         business = env.get("TONGBAN_BUSINESS_DB_URL") or f"sqlite:///{home / 'business.db'}"
         catalog = env.get("TONGBAN_CATALOG_DIR")
+        warehouse = env.get("TONGBAN_WAREHOUSE_DIR")
+        dagster_home = env.get("DAGSTER_HOME")
         return cls(
             home=home,
             db_url=db_url,
             business_db_url=business,
             catalog_dir=Path(catalog).resolve() if catalog else None,
+            warehouse_dir=Path(warehouse).resolve() if warehouse else home / "warehouse",
+            dagster_home=Path(dagster_home).resolve() if dagster_home else home / "dagster",
         )

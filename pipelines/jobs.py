@@ -1,0 +1,80 @@
+"""The warehouse's jobs and the run tags that steer them.
+
+Every job that writes the warehouse carries `tongban/warehouse=true`: the sensor skips while one
+is queued or running, and the queued run coordinator admits one at a time (`dagster.yaml`).
+`tongban/full=true` rebuilds every model from scratch (raw tables stay); `tongban/as_of` fixes
+the build's "now" (ISO, UTC), otherwise the run's creation time is used.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+import dagster as dg
+
+WAREHOUSE_TAG: Final = "tongban/warehouse"
+FULL_TAG: Final = "tongban/full"
+AS_OF_TAG: Final = "tongban/as_of"
+
+WAREHOUSE_UPDATE: Final = "warehouse_update"
+WAREHOUSE_FULL_REBUILD: Final = "warehouse_full_rebuild"
+BUSINESS_REFRESH: Final = "business_refresh"
+
+WAREHOUSE_ASSETS: Final = dg.AssetSelection.all()
+
+warehouse_update = dg.define_asset_job(
+    WAREHOUSE_UPDATE,
+    selection=WAREHOUSE_ASSETS,
+    description="Load the new events, bring every model up to date, publish a snapshot.",
+    tags={WAREHOUSE_TAG: "true"},
+)
+
+warehouse_full_rebuild = dg.define_asset_job(
+    WAREHOUSE_FULL_REBUILD,
+    selection=WAREHOUSE_ASSETS,
+    description="Reload the sources, rebuild every model from scratch, publish a snapshot.",
+    tags={WAREHOUSE_TAG: "true", FULL_TAG: "true"},
+)
+
+business_refresh = dg.define_asset_job(
+    BUSINESS_REFRESH,
+    selection=dg.AssetSelection.groups("business").downstream(),
+    description="Reload the business systems, catalog and calendar; update what reads them.",
+    tags={WAREHOUSE_TAG: "true"},
+)
+
+JOBS: Final = (warehouse_update, warehouse_full_rebuild, business_refresh)
+
+
+def is_full(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run rebuilds the models from scratch."""
+    return context.run.tags.get(FULL_TAG, "").lower() == "true"
+
+
+def refreshes_sources(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run reloads the business snapshots (every job but the frequent update)."""
+    return context.job_name != WAREHOUSE_UPDATE or is_full(context)
+
+
+def run_as_of(context: dg.AssetExecutionContext) -> datetime:
+    """The build's "now" as naive UTC: the `tongban/as_of` tag, else the run's creation."""
+    tag = context.run.tags.get(AS_OF_TAG)
+    if tag:
+        return as_of_from_tag(tag)
+    record = context.instance.get_run_record_by_id(context.run_id)
+    created = record.create_timestamp if record else datetime.now(UTC)
+    return created.astimezone(UTC).replace(tzinfo=None)
+
+
+def as_of_from_tag(tag: str) -> datetime:
+    moment = datetime.fromisoformat(tag)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def as_of_tag(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds")

@@ -1,0 +1,112 @@
+"""The pipelines' resources: the event store, the business systems, the catalog, the warehouse.
+
+Only the pipelines open the private working database, read-write, one run at a time: a file
+lock beside it makes a second writer (a schedule beside the sensor's run, `tongban build`
+beside the daemon) wait its turn instead of failing on DuckDB's own lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from sqlalchemy import Engine
+
+from pipelines.extract import EVENT_BATCH
+from warehouse.paths import WarehousePaths
+from workflow_core.catalog.loader import Catalog as ProcessCatalog
+from workflow_core.catalog.loader import load_catalog
+from workflow_core.store.db import make_engine
+
+WORK_LOCK = "work.lock"
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another run held the working database for longer than the wait allows."""
+
+
+class EventStore(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The workflow core's event store (SQLite or PostgreSQL), read by `event_id`."""
+
+    url: str
+    batch_size: int = EVENT_BATCH
+    max_batches: int | None = None  # per run; None: until caught up
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        engine = make_engine(self.url, pool_size=1, write_lock_at_begin=False)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+class BusinessSystems(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The university's business systems (SIS, HR): rosters, classes, staff, effective-dated."""
+
+    url: str
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        engine = make_engine(self.url, pool_size=1, write_lock_at_begin=False)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+class Catalog(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The process catalog: a directory of YAML definitions, or the shipped one (None)."""
+
+    directory: str | None = None
+
+    def load(self) -> ProcessCatalog:
+        return load_catalog(Path(self.directory) if self.directory else None)
+
+
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The warehouse root: the private work database and the published snapshots."""
+
+    root: str
+    lock_timeout_seconds: float = 600.0
+
+    @property
+    def paths(self) -> WarehousePaths:
+        return WarehousePaths(Path(self.root))
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The work database, read-write, held under the work lock until the block ends."""
+        paths = self.paths
+        paths.build_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(paths.build_dir / WORK_LOCK, self.lock_timeout_seconds):
+            conn = duckdb.connect(str(paths.work_db))
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+
+@contextmanager
+def _locked(path: Path, timeout: float) -> Iterator[None]:
+    deadline = time.monotonic() + timeout
+    with path.open("a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"{path.parent} is held by another run for over {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,29 @@
+"""The warehouse's calendar: business systems refreshed nightly, everything rebuilt weekly."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import dagster as dg
+
+from pipelines.jobs import business_refresh, warehouse_full_rebuild
+
+TIMEZONE: Final = "Asia/Shanghai"
+
+nightly_business_refresh = dg.ScheduleDefinition(
+    name="nightly_business_refresh",
+    job=business_refresh,
+    cron_schedule="0 2 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Reload rosters, staff and the catalog at 02:00, after the SIS's nightly sync.",
+)
+
+weekly_full_rebuild = dg.ScheduleDefinition(
+    name="weekly_full_rebuild",
+    job=warehouse_full_rebuild,
+    cron_schedule="0 3 * * 0",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Rebuild every model from scratch on Sunday at 03:00.",
+)

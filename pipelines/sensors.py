@@ -1,0 +1,48 @@
+"""The live path: a new event in the store starts a warehouse update within seconds."""
+
+from typing import Final
+
+import dagster as dg
+
+from pipelines.extract import high_water_mark
+from pipelines.jobs import WAREHOUSE_TAG, warehouse_update
+from pipelines.resources import EventStore
+
+IN_PROGRESS: Final = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def warehouse_run_in_progress(instance: dg.DagsterInstance) -> str | None:
+    """The id of a queued or running warehouse run, if any (one writer at a time)."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=IN_PROGRESS, tags={WAREHOUSE_TAG: "true"}), limit=1
+    )
+    return records[0].dagster_run.run_id if records else None
+
+
+@dg.sensor(
+    job=warehouse_update,
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def new_events_sensor(
+    context: dg.SensorEvaluationContext, event_store: EventStore
+) -> dg.SensorResult | dg.SkipReason:
+    """Requests a warehouse update when the event store's high-water mark passes the cursor."""
+    seen = int(context.cursor) if context.cursor else 0
+    with event_store.engine() as engine:
+        mark = high_water_mark(engine)
+    if mark <= seen:
+        return dg.SkipReason(f"no new events (high-water mark {mark:,})")
+    running = warehouse_run_in_progress(context.instance)
+    if running:
+        return dg.SkipReason(f"events up to {mark:,} wait for warehouse run {running}")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"events-{mark}", tags={"tongban/events": str(mark)})],
+        cursor=str(mark),
+    )
