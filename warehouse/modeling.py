@@ -38,6 +38,7 @@ LAYERS: Final = ("staging", "intermediate", "marts")
 EVENTS_MODEL: Final = "stg_events__all"
 
 Materialization = Literal["table", "incremental", "append"]
+RunMode = Literal["full", "incremental", "rebuilt"]
 
 _CONFIG = re.compile(r"^--\s*(materialized|key|publish)\s*:\s*(\S+)\s*$")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
@@ -66,7 +67,7 @@ class Model:
 @dataclass(frozen=True)
 class ModelRun:
     model: str
-    mode: Literal["full", "incremental", "rebuilt"]
+    mode: RunMode
     rows: int  # rows in the table after the run
     changed: int  # rows written by this run
     seconds: float
@@ -194,6 +195,7 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
     exists = _table_exists(conn, model.name)
     hwm = None if full or not exists else _hwm(conn, model.name)
     source = "raw_events" if model.materialized == "append" else EVENTS_MODEL
+    mode: RunMode
     conn.begin()
     try:
         if model.materialized == "table":

@@ -1,0 +1,100 @@
+"""Turnaround and process-flow reads: university-wide scopes see every department, a department
+approver only its own, class-level roles none; grains and periods are validated."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.warehouse.conftest import AS_OF, BuiltUniversity
+from tests.warehouse.test_scope import personas
+from warehouse.read_api import processes, turnaround
+from warehouse.reader import Warehouse
+from warehouse.scope import NotInScopeError, resolve_scope
+
+ON = AS_OF.date()
+
+
+def test_leadership_sees_every_department_and_service(
+    small_university: BuiltUniversity, warehouse: Warehouse
+) -> None:
+    leader = next(u for r, u in personas(small_university) if r == "leadership")
+    with warehouse.cursor() as cursor:
+        scope = resolve_scope(cursor, leader, ON)
+        services = turnaround.services(cursor, scope)
+        all_departments = {
+            row[0]
+            for row in cursor.execute(
+                "select distinct department_id from fct_tasks where is_decided"
+            ).fetchall()
+        }
+        departments = turnaround.departments(cursor, scope)
+        signals = turnaround.approver_signals(cursor, scope)
+        flows = processes.handoffs(cursor, scope, "*")
+    assert services.height > 5 and (services["completion_rate"] <= 1).all()
+    assert set(departments["department_id"]) == all_departments
+    assert "approver_id" not in signals.columns  # leadership does not see approvers by name
+    assert flows["handoffs"].sum() > 0
+
+
+def test_a_department_approver_sees_only_its_own_units(
+    small_university: BuiltUniversity, warehouse: Warehouse
+) -> None:
+    with warehouse.cursor() as cursor:
+        approvers = cursor.execute(
+            "select distinct person_id from dim_role_grants where role = 'department_approver'"
+            " and person_id not in (select person_id from dim_role_grants"
+            " where role not in ('department_approver'))"
+        ).fetchall()
+        checked = 0
+        for (person_id,) in approvers:
+            scope = resolve_scope(cursor, person_id, ON)
+            if scope.university or not scope.unit_ids:
+                continue
+            nodes = turnaround.nodes(cursor, scope)
+            signals = turnaround.approver_signals(cursor, scope)
+            flows = processes.handoffs(cursor, scope, "*")
+            assert set(nodes["department_id"]) <= scope.unit_ids
+            assert set(signals["department_id"]) <= scope.unit_ids
+            for source, target in flows.select(
+                "from_department_id", "to_department_id"
+            ).iter_rows():
+                assert source in scope.unit_ids or target in scope.unit_ids
+            with pytest.raises(NotInScopeError):
+                turnaround.services(cursor, scope)
+            checked += 1
+    assert checked >= 3
+
+
+def test_class_level_roles_see_no_turnaround(
+    small_university: BuiltUniversity, warehouse: Warehouse
+) -> None:
+    for role in ("class_monitor", "counsellor"):
+        user = next(u for r, u in personas(small_university) if r == role)
+        with warehouse.cursor() as cursor:
+            scope = resolve_scope(cursor, user, ON)
+            for read in (turnaround.nodes, turnaround.departments, turnaround.open_task_ageing):
+                with pytest.raises(NotInScopeError):
+                    read(cursor, scope)
+            with pytest.raises(NotInScopeError):
+                processes.handoffs(cursor, scope, "*")
+
+
+def test_grains_and_periods_are_validated(
+    small_university: BuiltUniversity, warehouse: Warehouse
+) -> None:
+    leader = next(u for r, u in personas(small_university) if r == "leadership")
+    with warehouse.cursor() as cursor:
+        scope = resolve_scope(cursor, leader, ON)
+        with pytest.raises(ValueError, match="unknown period grain 'year'"):
+            turnaround.nodes(cursor, scope, grain="year")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="starts 2026-10-01 after it ends 2026-09-01"):
+            turnaround.departments(
+                cursor, scope, grain="month", since=date(2026, 10, 1), until=date(2026, 9, 1)
+            )
+        months = turnaround.departments(
+            cursor, scope, grain="month", since=date(2026, 9, 1), until=date(2026, 10, 1)
+        )
+    assert set(months["period_start"]) <= {date(2026, 9, 1), date(2026, 10, 1)}
+    assert months.height > 0
