@@ -66,6 +66,23 @@ final as (
             as oldest_open_created_at
     from decisions
     left join queues using (department_id, approver_id)
+    union all by name
+    -- An approver who has decided nothing yet still faces a queue: one all-time row for it.
+    select
+        queues.department_id,
+        queues.approver_id,
+        'all' as period_grain,
+        date '1970-01-01' as period_start,
+        0 as decisions,
+        0 as approvals,
+        0 as instant_approvals,
+        0 as after_hours_decisions,
+        null as handling_median_s,
+        null as duration_working_median_s,
+        queues.queue_depth,
+        queues.oldest_open_created_at
+    from queues
+    anti join decisions using (department_id, approver_id)
 )
 
 select * from final

@@ -7,6 +7,12 @@ with
 
 tasks as (select * from fct_tasks),
 
+resubmissions as (
+    select stream_id as instance_id, occurred_at as resubmitted_at
+    from stg_events__all
+    where stream_type = 'instance' and event_type = 'resubmitted'
+),
+
 approvals as (
     select instance_id, department_id, decided_at, step
     from tasks
@@ -19,9 +25,14 @@ linked as (
         tasks.instance_id,
         tasks.department_id as to_department_id,
         -- The approval that opened this step: the latest approval of an earlier step in the
-        -- instance at or before the task's creation.
+        -- instance at or before the task's creation, unless the applicant resubmitted after it
+        -- (a returned request restarts at a step the resubmission opens, not that approval).
         case
             when approvals.step is not null and approvals.step < tasks.step
+                and (
+                    resubmissions.resubmitted_at is null
+                    or resubmissions.resubmitted_at < approvals.decided_at
+                )
                 then approvals.department_id
             else 'applicant'
         end as from_department_id,
@@ -33,6 +44,9 @@ linked as (
     asof left join approvals
         on approvals.instance_id = tasks.instance_id
         and tasks.created_at >= approvals.decided_at
+    asof left join resubmissions
+        on resubmissions.instance_id = tasks.instance_id
+        and tasks.created_at >= resubmissions.resubmitted_at
 ),
 
 final as (
