@@ -1,43 +1,40 @@
-"""Working time in China: statutory holidays, make-up workdays (调休) and office hours.
+"""Working time for the simulator: when approvers are at their desks, and how long work takes.
 
-Days come from `chinese_calendar` (2004–2026); beyond its data a day is a workday when it is
-Monday to Friday (`is_workday(day)` says which rule answered through `calendar_source`). Office
-hours are 08:30–12:00 and 14:00–17:30 in Asia/Shanghai.
+The day rules (statutory holidays, make-up workdays 调休, the Mon–Fri fallback beyond
+`chinese_calendar`'s data, office hours) live in `warehouse.academic_calendar`, so the simulator
+and the warehouse's working seconds cannot disagree about which days count. The simulator keeps
+the default year-round office hours (08:30–12:00, 14:00–17:30 Asia/Shanghai) for every
+approver: per-department hours and the summer timetable are the warehouse's measure, not a
+behaviour the simulated university needs.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Final, Literal
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
-import chinese_calendar
-
-CAMPUS_TZ: Final = ZoneInfo("Asia/Shanghai")
-OFFICE_HOURS: Final[tuple[tuple[time, time], ...]] = (
-    (time(8, 30), time(12, 0)),
-    (time(14, 0), time(17, 30)),
+from warehouse.academic_calendar import (
+    CAMPUS_TZ,
+    OFFICE_HOURS,
+    WORKING_HOURS_PER_DAY,
+    calendar_source,
+    intervals_of,
+    is_workday,
 )
-WORKING_HOURS_PER_DAY: Final = 7.0
 
-
-def calendar_source(day: date) -> Literal["chinese_calendar", "weekday_fallback"]:
-    """Which rule decides whether `day` is a workday."""
-    try:
-        chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        return "weekday_fallback"
-    return "chinese_calendar"
-
-
-@functools.lru_cache(maxsize=8192)
-def is_workday(day: date) -> bool:
-    """A working day: statutory holidays off, 调休 Saturdays and Sundays on; Mon–Fri beyond data."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        return day.weekday() < 5
+__all__ = [
+    "CAMPUS_TZ",
+    "OFFICE_HOURS",
+    "WORKING_HOURS_PER_DAY",
+    "add_working_time",
+    "calendar_source",
+    "campus_date",
+    "is_workday",
+    "is_working_time",
+    "next_working_moment",
+    "office_intervals",
+    "working_time_between",
+]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -45,13 +42,7 @@ def office_intervals(day: date) -> tuple[tuple[datetime, datetime], ...]:
     """The office-hour intervals of `day` (campus date) as UTC moments; none on a day off."""
     if not is_workday(day):
         return ()
-    return tuple(
-        (
-            datetime.combine(day, start, CAMPUS_TZ).astimezone(UTC),
-            datetime.combine(day, end, CAMPUS_TZ).astimezone(UTC),
-        )
-        for start, end in OFFICE_HOURS
-    )
+    return intervals_of(day, OFFICE_HOURS)
 
 
 def campus_date(moment: datetime) -> date:
