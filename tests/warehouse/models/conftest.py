@@ -19,8 +19,9 @@ Museum bookings (one step, museum_confirm, SLA 4 h):
   I3 rejected  (Fri 10-10 16:00 → viewed 17:00 → rejected Sat 10-11 09:00, a make-up workday)
   I4 withdrawn (Mon 10-13 09:00 → withdrawn 09:10, its task cancelled)
   I5 approved  (Tue 10-14 11:00 → viewed 11:05 → approved Wed 10-15 15:00)
-  I6 open      (Fri 10-17 09:30)
-Campus bus I7 (security's long hours), open since Thu 10-16 15:00.
+  I6 open      (Fri 10-17 09:30); t_mu1 adds t_mu2 as a delegate (委托) at 10:00
+Campus bus I7 (security's long hours), open since Thu 10-16 15:00; t_se1 hands it over to t_se2
+  (转办) at Fri 08:30.
 Personal-information change, a parallel step 2 (会签):
   I8 academic_affairs_verify (viewed 09:30:00, approved 09:30:25) and hr_verify (viewed 14:00,
      approved Tue 10-14 09:00) both created Mon 10-13 09:00; then data_center_update created
@@ -36,7 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from workflow_core.domain.events import (
     CampaignReminded,
     Completed,
     Event,
+    Reassigned,
     Rejected,
     Resubmitted,
     Returned,
@@ -235,6 +237,32 @@ class EventLog:
         else:
             self.add(instance, Returned(**common, reason="请补充材料"))
 
+    def reassign(
+        self,
+        task: str,
+        at: datetime,
+        by: str,
+        to: str,
+        assignees: tuple[str, ...],
+        *,
+        delegate: bool,
+    ) -> None:
+        instance, node, department = self._task(task)
+        self.add(
+            instance,
+            Reassigned(
+                occurred_at=at,
+                actor_id=by,
+                actor_role=ActorRole.ASSIGNEE,
+                task=task,
+                node=node,
+                department=department,
+                to=to,
+                delegate=delegate,
+                assignees=assignees,
+            ),
+        )
+
     def cancel(self, task: str, at: datetime, by: str, reason: str) -> None:
         instance, node, department = self._task(task)
         self.add(
@@ -314,8 +342,9 @@ def build_log() -> EventLog:
             process_key="holiday_whereabouts",
             title="2025 国庆去向登记",
             holiday="national_day",
-            opens_at=cst(2025, 9, 22, 9, 0),
-            deadline=cst(2025, 9, 26, 18, 0),
+            # Aware, as the service writes them: the payload holds "…+00:00".
+            opens_at=cst(2025, 9, 22, 9, 0).replace(tzinfo=UTC),
+            deadline=cst(2025, 9, 26, 18, 0).replace(tzinfo=UTC),
             audience=("undergraduate",),
         ),
     )
@@ -475,8 +504,12 @@ def build_log() -> EventLog:
     # --- Thursday 10-16, Friday 10-17 ----------------------------------------------------------
     log.submit("I7", "campus_bus_booking", cst(2025, 10, 16, 15, 0), "v1")
     log.create("I7-t1", "security_review", "security", cst(2025, 10, 16, 15, 0), ("t_se1",), 8.0, 0)
+    log.reassign("I7-t1", cst(2025, 10, 17, 8, 30), "t_se1", "t_se2", ("t_se2",), delegate=False)
     log.submit("I6", "museum_booking", cst(2025, 10, 17, 9, 30), "s8")
     log.create("I6-t1", "museum_confirm", "museum", cst(2025, 10, 17, 9, 30), ("t_mu1",), 4.0, 0)
+    log.reassign(
+        "I6-t1", cst(2025, 10, 17, 10, 0), "t_mu1", "t_mu2", ("t_mu1", "t_mu2"), delegate=True
+    )
     return log
 
 
@@ -573,7 +606,9 @@ def business_rows() -> dict[str, list[dict[str, Any]]]:
         ("t_aa1", "department", "academic_affairs", "教务处"),
         ("t_aa2", "department", "academic_affairs", "教务处"),
         ("t_mu1", "department", "museum", "博物馆"),
+        ("t_mu2", "department", "museum", "博物馆"),
         ("t_se1", "department", "security", "保卫处"),
+        ("t_se2", "department", "security", "保卫处"),
         ("t_hr1", "department", "hr", "人事处"),
         ("t_gs1", "department", "graduate_school", "研究生院"),
         ("t_it1", "department", "it_center", "网信中心"),

@@ -137,6 +137,24 @@ def test_cancelled_and_open_tasks(wh: duckdb.DuckDBPyConnection) -> None:
     assert row["is_after_hours_decision"] is False
 
 
+def test_reassignment_and_delegation_change_who_may_decide(wh: duckdb.DuckDBPyConnection) -> None:
+    # I7-t1 created for t_se1, handed over (转办) to t_se2; I6-t1 created for t_mu1, who added
+    # t_mu2 as a delegate (委托). The assignees are those after the last change.
+    handed = task(wh, "I7-t1")
+    assert (handed["assignees"], handed["reassignments"], handed["delegations"]) == (
+        ["t_se2"],
+        1,
+        0,
+    )
+    delegated = task(wh, "I6-t1")
+    assert (delegated["assignees"], delegated["reassignments"], delegated["delegations"]) == (
+        ["t_mu1", "t_mu2"],
+        0,
+        1,
+    )
+    assert task(wh, "I1-t6")["assignees"] == ["t_aa1", "t_aa2"]
+
+
 @pytest.mark.parametrize(
     ("task_id", "wall", "working", "breached"),
     [

@@ -146,7 +146,7 @@ def fresh(frames: dict[str, pl.DataFrame]) -> duckdb.DuckDBPyConnection:
 def test_small_slices_build_what_one_full_build_does(
     frames: dict[str, pl.DataFrame], event_log: EventLog, full: Any
 ) -> None:
-    # 75 events in slices of 1, 2, 3, 5, 7 … events: streams gain events across many runs
+    # 77 events in slices of 1, 2, 3, 5, 7 … events: streams gain events across many runs
     # (I1 spans nearly all of them), campaigns gain reminders after their registrations.
     conn = fresh(frames)
     parts = slices(event_log.frame(), [1, 2, 3, 5, 7, 4, 6, 8, 5, 9, 3, 7, 6])
@@ -193,7 +193,19 @@ def test_a_model_that_fails_mid_run_rolls_back_and_the_next_run_catches_up(
     # fct_tasks kept its rows and its mark (its delete was rolled back); what it reads moved on.
     assert conn.execute("select count(*) from fct_tasks").fetchone() == before
     marks = dict(conn.execute("select model, hwm from _model_state").fetchall())
-    assert marks["int_tasks__folded"] == 75 and marks["fct_tasks"] == 30
+    assert marks["int_tasks__folded"] == len(event_log.rows) and marks["fct_tasks"] == 30
+    run_models(conn, as_of=AS_OF)
+    assert_same(snapshot(conn), full)
+
+
+def test_the_session_time_zone_changes_nothing(
+    frames: dict[str, pl.DataFrame], event_log: EventLog, full: Any
+) -> None:
+    # DuckDB's TimeZone defaults to the machine's zone; on a campus server that is
+    # Asia/Shanghai. Times in the warehouse are naive UTC and must not move with it.
+    conn = fresh(frames)
+    conn.execute("set TimeZone = 'Asia/Shanghai'")
+    append_events(conn, event_log.frame(), 0)
     run_models(conn, as_of=AS_OF)
     assert_same(snapshot(conn), full)
 

@@ -284,8 +284,10 @@ def test_approver_signals(wh: duckdb.DuckDBPyConnection) -> None:
         # t_mu1: handling 1 800, 57 600, 100 500 → 57 600; working duration median 7 200;
         # queue I6-t1 since Fri 09:30.
         ("museum", "t_mu1", 3, 2, 0, 0, 57_600, 7_200, 1, cst(2025, 10, 17, 9, 30)),
-        # t_se1 has decided nothing yet but faces I7-t1: the queue must still show.
-        ("security", "t_se1", 0, 0, 0, 0, None, None, 1, cst(2025, 10, 16, 15, 0)),
+        # t_mu2, t_mu1's delegate on I6-t1, and t_se2, who took I7-t1 over from t_se1, have
+        # decided nothing yet but face a queue: it must still show (t_se1's is empty now).
+        ("museum", "t_mu2", 0, 0, 0, 0, None, None, 1, cst(2025, 10, 17, 9, 30)),
+        ("security", "t_se2", 0, 0, 0, 0, None, None, 1, cst(2025, 10, 16, 15, 0)),
         # t_sa1: I1-t3, 20 s after the view, at 20:00 — 秒批 and after hours.
         ("student_affairs", "t_sa1", 1, 1, 1, 1, 20, 9_000, 0, None),
     ]

@@ -30,6 +30,15 @@ created as (
     where event_type = 'task_created'
 ),
 
+-- Who may decide the task now: the assignees of its last task_created or reassigned event
+-- (转办 replaces them, 委托 adds a delegate).
+assigned as (
+    select task_id, arg_max(assignees, event_id) as assignees
+    from events
+    where event_type in ('task_created', 'reassigned')
+    group by all
+),
+
 viewed as (
     select task_id, min(occurred_at) as first_viewed_at
     from events
@@ -75,7 +84,7 @@ final as (
         created.node_key,
         created.step,
         created.department_id,
-        created.assignees,
+        coalesce(assigned.assignees, created.assignees) as assignees,
         created.sla_hours,
         created.created_at,
         -- A view logged after the decision (possible when clocks disagree) does not count.
@@ -96,6 +105,7 @@ final as (
         coalesce(activity.reassignments, 0) as reassignments,
         coalesce(activity.delegations, 0) as delegations
     from created
+    left join assigned using (task_id)
     left join viewed using (task_id)
     left join decided using (task_id)
     left join cancelled using (task_id)
