@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from pipelines.extract import catalog_frames, iter_event_batches, read_business_tables
-from tests.warehouse.models.conftest import AS_OF, EventLog, load_sources
+from tests.warehouse.models.conftest import AS_OF, CALENDAR_DEPARTMENTS, EventLog, load_sources
 from warehouse.academic_calendar import calendar_frames
 from warehouse.modeling import ModelError, load_models, run_models
 from warehouse.raw import append_events, ensure_raw_events, events_cursor, replace_table
@@ -208,6 +208,42 @@ def test_the_session_time_zone_changes_nothing(
     append_events(conn, event_log.frame(), 0)
     run_models(conn, as_of=AS_OF)
     assert_same(snapshot(conn), full)
+
+
+def _without_clock_readings(tables: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The tables less the facts' absolute working-clock readings (`working_clock_at_*`)."""
+    out = {}
+    for name, (columns, *rows) in tables.items():
+        keep = [i for i, column in enumerate(columns) if not column.startswith("working_clock_at")]
+        out[name] = [
+            tuple(columns[i] for i in keep),
+            *sorted((tuple(row[i] for i in keep) for row in rows), key=_order),
+        ]
+    return out
+
+
+def test_a_calendar_reloaded_from_an_earlier_day_changes_no_figure(
+    frames: dict[str, pl.DataFrame], event_log: EventLog, full: Any
+) -> None:
+    # Built first on a calendar from Mon 09-15; then the pipelines reload it from 09-01 (an
+    # earlier event arrived): the working clock now starts ten workdays (70 h) earlier. The
+    # facts' rows are not rebuilt without new events, so their absolute clock readings are
+    # the old calendar's; every duration, and the ageing of open tasks, must not be.
+    later = calendar_frames(date(2025, 9, 15), date(2025, 12, 31), CALENDAR_DEPARTMENTS)
+    conn = fresh({**frames, **later})
+    append_events(conn, event_log.frame(), 0)
+    run_models(conn, as_of=AS_OF)
+    for name, frame in frames.items():
+        if name.startswith("raw_calendar__"):
+            replace_table(conn, name, frame)
+    run_models(conn, as_of=AS_OF)
+    built = snapshot(conn)
+    shift = conn.execute(
+        "select min(seconds_before) filter (where interval_start >= '2025-09-15')"
+        " from int_calendar__working_clock where calendar_id = '*'"
+    ).fetchone()
+    assert shift == (10 * 7 * 3_600,)
+    assert_same(_without_clock_readings(built), _without_clock_readings(full))
 
 
 # --- a generated university ------------------------------------------------------------------

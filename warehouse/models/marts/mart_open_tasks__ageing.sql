@@ -30,12 +30,29 @@ now_by_calendar as (
         and calendars.now_at >= clock.interval_start
 ),
 
+-- The clock at creation is read afresh, not taken from fct_tasks.working_clock_at_created:
+-- that absolute reading was made by the run that built the task's row, and a calendar reloaded
+-- since from an earlier first day (an earlier event arrived) starts its clock elsewhere.
+at_created as (
+    select
+        tasks.task_id,
+        coalesce(
+            clock.seconds_before
+            + least(greatest(epoch(tasks.created_at) - epoch(clock.interval_start), 0), clock.seconds),
+        0
+        ) as w_created
+    from tasks
+    asof left join clock
+        on clock.calendar_id = tasks.calendar_id and tasks.created_at >= clock.interval_start
+),
+
 aged as (
     select
         tasks.*,
-        now_by_calendar.w_now - tasks.working_clock_at_created as age_working_s,
+        now_by_calendar.w_now - at_created.w_created as age_working_s,
         epoch(getvariable('as_of')) - epoch(tasks.created_at) as age_s
     from tasks
+    join at_created using (task_id)
     join now_by_calendar using (calendar_id)
 ),
 
