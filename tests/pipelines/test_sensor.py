@@ -1,0 +1,66 @@
+"""The new-events sensor over a real event store: a run request keyed by the high-water mark
+when events arrive, a skip when nothing is new, and a skip while a warehouse run is queued or
+running (two runs never open the work database at once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.extract import high_water_mark
+from pipelines.jobs import WAREHOUSE_TAG, WAREHOUSE_UPDATE
+from pipelines.resources import EventStore
+from pipelines.sensors import new_events_sensor
+from workflow_core.store.db import make_engine
+
+
+def evaluate(
+    home: Path, instance: dg.DagsterInstance, cursor: str | None
+) -> dg.SensorResult | dg.SkipReason:
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"event_store": EventStore(url=f"sqlite:///{home / 'events.db'}")},
+    )
+    return new_events_sensor(context)  # type: ignore[no-any-return]
+
+
+def test_new_events_request_one_update_keyed_by_the_high_water_mark(
+    source_home: Path, instance: dg.DagsterInstance
+) -> None:
+    engine = make_engine(f"sqlite:///{source_home / 'events.db'}")
+    mark = high_water_mark(engine)
+    engine.dispose()
+    assert mark > 0
+
+    first = evaluate(source_home, instance, None)
+    assert isinstance(first, dg.SensorResult)
+    assert first.cursor == str(mark)
+    [request] = first.run_requests or []
+    assert request.run_key == f"events-{mark}"
+
+    behind = evaluate(source_home, instance, str(mark - 10))
+    assert isinstance(behind, dg.SensorResult) and behind.cursor == str(mark)
+
+    caught_up = evaluate(source_home, instance, str(mark))
+    assert isinstance(caught_up, dg.SkipReason)
+    assert "no new events" in (caught_up.skip_message or "")
+
+
+def test_a_warehouse_run_in_progress_holds_the_request_back(
+    source_home: Path, instance: dg.DagsterInstance
+) -> None:
+    running = dg.DagsterRun(
+        job_name=WAREHOUSE_UPDATE,
+        run_id="0123abcd-0000-0000-0000-000000000000",
+        tags={WAREHOUSE_TAG: "true"},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    instance.add_run(running)
+    held = evaluate(source_home, instance, "0")
+    assert isinstance(held, dg.SkipReason)
+    assert running.run_id in (held.skip_message or "")
+
+    instance.report_run_failed(running)
+    assert isinstance(evaluate(source_home, instance, "0"), dg.SensorResult)
