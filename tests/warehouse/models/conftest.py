@@ -29,7 +29,8 @@ Personal-information change, a parallel step 2 (会签):
   I9 academic_affairs_verify and graduate_school_verify created Tue 10-14 10:00; graduate school
      rejects at 11:00 (implicit view), the sibling is cancelled: completed rejected.
 Holiday whereabouts campaign C1 (国庆): opens Mon 09-22 09:00, deadline Fri 09-26 18:00, for
-undergraduates; registrations, a change, a reminder round (催办) and a late registration.
+undergraduates; registrations, a change, a reminder round (催办) and a late registration;
+s5 is on leave (休学), s10 has left (已离校), s6 changes class on 09-25.
 """
 
 from __future__ import annotations
@@ -531,6 +532,7 @@ def business_rows() -> dict[str, list[dict[str, Any]]]:
         "s7": "undergraduate",
         "s8": "undergraduate",
         "s9": "undergraduate",
+        "s10": "undergraduate",
         "g1": "graduate",
     }
     for student_id, kind in people.items():
@@ -566,6 +568,13 @@ def business_rows() -> dict[str, list[dict[str, Any]]]:
         },
         {"student_id": "s7", "class_id": "cs2023-2", "valid_from": d(2023, 9, 1), "valid_to": OPEN},
         {"student_id": "s8", "class_id": "cs2023-2", "valid_from": d(2023, 9, 1), "valid_to": OPEN},
+        # s10 left the university (退学) in July; the class list still holds her.
+        {
+            "student_id": "s10",
+            "class_id": "cs2023-2",
+            "valid_from": d(2023, 9, 1),
+            "valid_to": OPEN,
+        },
         {
             "student_id": "g1",
             "class_id": "cs2025-m1",
@@ -582,6 +591,22 @@ def business_rows() -> dict[str, list[dict[str, Any]]]:
             "reason": "入学",
         }
         for s in ("s1", "s2", "s3", "s4", "s6", "s7", "s8", "s9")
+    ]
+    statuses += [
+        {
+            "student_id": "s10",
+            "status": "在读",
+            "valid_from": d(2023, 9, 1),
+            "valid_to": d(2025, 7, 1),
+            "reason": "入学",
+        },
+        {
+            "student_id": "s10",
+            "status": "已离校",
+            "valid_from": d(2025, 7, 1),
+            "valid_to": OPEN,
+            "reason": "退学",
+        },
     ]
     statuses += [
         {

@@ -11,10 +11,11 @@ from tests.warehouse.models.conftest import EventLog, cst, one, rows_of, warehou
 
 # C1 opens Mon 09-22 09:00 CST, deadline Fri 09-26 18:00 CST (10:00 UTC), for undergraduates.
 # Class cs2023-1: s1 s2 s3 s4 s5(休学 since 09-01) s9, and s6 until 09-25 (valid_to exclusive).
-# Class cs2023-2: s7 s8, and s6 from 09-25. Graduate g1 in cs2025-m1 is outside the audience.
+# Class cs2023-2: s7 s8 s10(已离校 since 07-01), and s6 from 09-25. Graduate g1 in cs2025-m1 is
+# outside the audience.
 # Registrations (CST): s8 09-23 10:05 stay; s1 09-23 10:15 stay; s2 09-23 10:40 浙江 then
 # 09-25 20:00 江苏 (supersedes); s6 09-24 11:00 广东; 催办 of s3, s4 at 09-26 09:00 by t_c1;
-# s3 09-26 10:30 浙江; s4 09-27 08:00 stay (late). s5, s7, s9 never register.
+# s3 09-26 10:30 浙江; s4 09-27 08:00 stay (late). s5, s7, s9, s10 never register.
 
 
 def test_the_campaign_dimension(wh: duckdb.DuckDBPyConnection) -> None:
@@ -69,6 +70,8 @@ def test_the_roster_on_the_deadline_day(wh: duckdb.DuckDBPyConnection) -> None:
         "s7": ("cs2023-2", "在读", False, False, None, 0, False, 0, None, None),
         "s8": ("cs2023-2", "在读", False, True, "R8", 0, False, 0, None, None),
         "s9": ("cs2023-1", "在读", False, False, None, 0, False, 0, None, None),
+        # 已离校: on the roster, excluded, shown.
+        "s10": ("cs2023-2", "已离校", True, False, None, 0, False, 0, None, None),
     }
     row = one(wh, "select first_registered_at from fct_campaign_rosters where student_id = 's2'")
     assert row["first_registered_at"] == cst(2025, 9, 23, 10, 40)
@@ -78,7 +81,8 @@ def test_progress_per_class(wh: duckdb.DuckDBPyConnection) -> None:
     # cs2023-1: roster s1 s2 s3 s4 s5 s9 = 6; excluded s5 (休学); eligible 5; registered s1 s2
     # s3 s4 = 4 (s4 late), not registered s9; changed s2; reminded s3 s4, both registered
     # after it; rate 4/5. Last first registration s4 09-27 08:00.
-    # cs2023-2: roster s6 s7 s8 = 3, eligible 3, registered s6 s8 = 2: rate 2/3.
+    # cs2023-2: roster s6 s7 s8 s10 = 4, excluded s10 (已离校), eligible 3, registered s6 s8
+    # = 2: rate 2/3.
     rows = rows_of(
         wh,
         "select class_id, college_id, residential_college_id, roster, excluded,"
@@ -111,10 +115,10 @@ def test_progress_per_class(wh: duckdb.DuckDBPyConnection) -> None:
             "class_id": "cs2023-2",
             "college_id": "cs",
             "residential_college_id": "rc1",
-            "roster": 3,
-            "excluded": 0,
+            "roster": 4,
+            "excluded": 1,
             "excluded_suspended": 0,
-            "excluded_left": 0,
+            "excluded_left": 1,
             "eligible": 3,
             "registered": 2,
             "not_registered": 1,
@@ -166,7 +170,7 @@ def test_destinations_from_the_latest_registration(wh: duckdb.DuckDBPyConnection
 def test_while_the_campaign_runs_the_roster_is_today_s(tmp_path: Path, event_log: EventLog) -> None:
     # Built at Wed 09-24 12:00 CST from the events known then: the roster day is 09-24, when s6
     # was still in class 1. Class 1: s1 s2 s3 s4 s5 s6 s9 = 7, excluded s5, eligible 6,
-    # registered s1 s2 s6 = 3 → 0.5; class 2: s7 s8, registered s8 → 0.5.
+    # registered s1 s2 s6 = 3 → 0.5; class 2: s7 s8 s10 (已离校), eligible 2, registered s8 → 0.5.
     now = cst(2025, 9, 24, 12, 0)
     conn = warehouse(tmp_path / "open.duckdb", event_log, now, until=now)
     campaign = one(conn, "select is_open, roster_day from dim_campaigns")
@@ -178,6 +182,6 @@ def test_while_the_campaign_runs_the_roster_is_today_s(tmp_path: Path, event_log
     )
     assert [tuple(r.values()) for r in rows] == [
         ("cs2023-1", 7, 6, 3, 0.5),
-        ("cs2023-2", 2, 2, 1, 0.5),
+        ("cs2023-2", 3, 2, 1, 0.5),
     ]
     conn.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.warehouse.models.conftest import AS_OF, cst, one, rows_of
+from tests.warehouse.models.conftest import AS_OF, EventLog, cst, one, rows_of, warehouse
 
 ALL = date(1970, 1, 1)
 
@@ -297,3 +298,35 @@ def test_approver_signals(wh: duckdb.DuckDBPyConnection) -> None:
         " where approver_id = 't_mu1' and period_grain = 'month'",
     )
     assert month == {"period_start": date(2025, 10, 1), "decisions": 3, "queue_depth": None}
+
+
+def test_periods_are_campus_days(tmp_path: Path) -> None:
+    # A booking submitted Wed 10-01 00:10 CST (Tue 09-30 16:10 UTC) and approved 00:30 CST on
+    # the National Day holiday: campus month October, although UTC says September. Its 20 min
+    # fall on a holiday: 0 working seconds, and the decision is out of office hours.
+    log = EventLog()
+    log.submit("M1", "museum_booking", cst(2025, 10, 1, 0, 10), "s2")
+    log.create("M1-t1", "museum_confirm", "museum", cst(2025, 10, 1, 0, 10), ("t_mu1",), 4.0, 0)
+    log.view("M1-t1", cst(2025, 10, 1, 0, 20), "t_mu1")
+    log.decide("M1-t1", cst(2025, 10, 1, 0, 30), "t_mu1", "approved")
+    log.complete("M1", cst(2025, 10, 1, 0, 30), "t_mu1", "approved")
+    conn = warehouse(tmp_path / "midnight.duckdb", log)
+    row = one(
+        conn,
+        "select duration_s, duration_working_s, is_after_hours_decision from fct_tasks",
+    )
+    assert row == {"duration_s": 1_200, "duration_working_s": 0, "is_after_hours_decision": True}
+    service = one(
+        conn,
+        "select period_start, submitted from mart_turnaround__services"
+        " where period_grain = 'month'",
+    )
+    assert service == {"period_start": date(2025, 10, 1), "submitted": 1}
+    for mart in (
+        "mart_turnaround__nodes",
+        "mart_turnaround__departments",
+        "mart_approver__signals",
+    ):
+        month = one(conn, f"select distinct period_start from {mart} where period_grain = 'month'")
+        assert month == {"period_start": date(2025, 10, 1)}, mart
+    conn.close()
