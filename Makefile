@@ -11,15 +11,22 @@ DEMO_DAYS ?= 365
 LIVE_RATE ?= 5
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8000
+DAGSTER_HOST ?= 127.0.0.1
+DAGSTER_PORT ?= 3000
+# The Dagster instance lives beside the data (tongban.settings reads the same variable);
+# `tongban build` creates it from pipelines/dagster.yaml when missing.
+export DAGSTER_HOME ?= $(abspath $(or $(TONGBAN_HOME),var))/dagster
 # The demo's long-running processes are started from the environment directly, so that a
 # Ctrl-C or a SIGTERM reaches them without a `uv run` in between.
 TONGBAN := .venv/bin/tongban
+DAGSTER := .venv/bin/dagster
 
 .PHONY: help install demo test lint typecheck clean
 
 help:
 	@echo "make demo   generate a university ($(DEMO_SIZE)), simulate its last $(DEMO_DAYS) days, serve the"
-	@echo "            workflow API on $(API_HOST):$(API_PORT) with live traffic ($(LIVE_RATE) commands/s)"
+	@echo "            workflow API on $(API_HOST):$(API_PORT) with live traffic ($(LIVE_RATE) commands/s),"
+	@echo "            the warehouse kept current by Dagster (UI on $(DAGSTER_HOST):$(DAGSTER_PORT))"
 	@echo "make test   lint, type-check and run the whole test suite"
 
 .venv/.synced: pyproject.toml uv.lock
@@ -31,13 +38,26 @@ help:
 install: .venv/.synced
 
 # The history is simulated once per store (`--once`); run `tongban init --force` to start over.
-# The API's access log goes to a file, so that the terminal shows the live traffic's status.
+# The warehouse is built once, then `dagster dev` (UI and daemon, whose sensor updates the
+# warehouse as live events arrive) runs in a session of its own: it ignores signals when
+# started with `&`, so the trap stops its whole group, by force if it lingers.
+# The API's and Dagster's logs go to files, so that the terminal shows the live traffic.
 demo: install
 	$(TONGBAN) init --size $(DEMO_SIZE)
 	$(TONGBAN) simulate --size $(DEMO_SIZE) --days $(DEMO_DAYS) --once
-	@log="$${TONGBAN_HOME:-var}/api.log"; echo "API log: $$log"; \
+	$(TONGBAN) build
+	@home="$${TONGBAN_HOME:-var}"; log="$$home/api.log"; dlog="$$home/dagster.log"; \
+	echo "API log: $$log"; \
+	echo "Dagster UI: http://$(DAGSTER_HOST):$(DAGSTER_PORT) (log: $$dlog)"; \
 	$(TONGBAN) api --host $(API_HOST) --port $(API_PORT) >>"$$log" 2>&1 & api=$$!; \
-	trap 'kill $$api 2>/dev/null; wait $$api' EXIT; \
+	setsid $(DAGSTER) dev -w workspace.yaml -h $(DAGSTER_HOST) -p $(DAGSTER_PORT) \
+		>>"$$dlog" 2>&1 & dagster=$$!; \
+	stop() { \
+		kill $$api 2>/dev/null; kill -TERM -- -$$dagster 2>/dev/null; \
+		for _ in $$(seq 40); do kill -0 -- -$$dagster 2>/dev/null || break; sleep 0.25; done; \
+		kill -KILL -- -$$dagster 2>/dev/null; wait; \
+	}; \
+	trap 'stop' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(TONGBAN) simulate --live --rate $(LIVE_RATE) --api-wait 120 \
 		--api-url http://$(API_HOST):$(API_PORT) || { echo "see the API log: $$log"; exit 1; }; \
 	wait $$api

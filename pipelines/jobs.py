@@ -14,6 +14,10 @@ from typing import Final
 import dagster as dg
 
 WAREHOUSE_TAG: Final = "tongban/warehouse"
+# An update normally takes seconds; past this the daemon's run monitoring fails it, so a run
+# whose worker was killed cannot hold the sensor back for long (dagster.yaml: run_monitoring).
+MAX_RUNTIME_TAG: Final = "dagster/max_runtime"
+UPDATE_MAX_RUNTIME: Final = "900"
 FULL_TAG: Final = "tongban/full"
 AS_OF_TAG: Final = "tongban/as_of"
 
@@ -27,7 +31,7 @@ warehouse_update = dg.define_asset_job(
     WAREHOUSE_UPDATE,
     selection=WAREHOUSE_ASSETS,
     description="Load the new events, bring every model up to date, publish a snapshot.",
-    tags={WAREHOUSE_TAG: "true"},
+    tags={WAREHOUSE_TAG: "true", MAX_RUNTIME_TAG: UPDATE_MAX_RUNTIME},
 )
 
 warehouse_full_rebuild = dg.define_asset_job(

@@ -1,6 +1,6 @@
-"""`make demo` on a small university simulates its year (campaigns included), serves the API
-with live traffic flowing, and a request goes from submission to completion over HTTP while
-the live approvers work beside it."""
+"""`make demo` on a small university simulates its year (campaigns included), builds and
+publishes the warehouse, serves the API and the Dagster UI with live traffic flowing, and a
+request goes from submission to completion over HTTP while the live approvers work beside it."""
 
 from __future__ import annotations
 
@@ -30,12 +30,19 @@ def free_port() -> int:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGBAN_")}
+    port, dagster_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TONGBAN_", "DAGSTER_"))}
     env["TONGBAN_HOME"] = str(tmp_path)
     log = (tmp_path / "demo.log").open("w")
     proc = subprocess.Popen(
-        ["make", "demo", "DEMO_SIZE=small", f"API_PORT={port}", "LIVE_RATE=5"],
+        [
+            "make",
+            "demo",
+            "DEMO_SIZE=small",
+            f"API_PORT={port}",
+            f"DAGSTER_PORT={dagster_port}",
+            "LIVE_RATE=5",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -44,7 +51,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 480
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"make demo exited early:\n{(tmp_path / 'demo.log').read_text()}")
@@ -55,6 +62,20 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.5)
         else:
             pytest.fail(f"the API never answered:\n{(tmp_path / 'demo.log').read_text()}")
+        # The warehouse was built and published before the API started; the Dagster UI
+        # (webserver and daemon, with the new-events sensor on) starts beside it.
+        assert (tmp_path / "warehouse" / "published" / "CURRENT").exists()
+        dagster = f"http://127.0.0.1:{dagster_port}/server_info"
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if requests.get(dagster, timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Dagster UI never answered:\n{_dagster_log(tmp_path)}")
+            time.sleep(1)
         yield base, tmp_path
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -64,6 +85,11 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+def _dagster_log(home: Path) -> str:
+    path = home / "dagster.log"
+    return path.read_text(encoding="utf-8")[-3000:] if path.exists() else "(no dagster.log)"
 
 
 @pytest.mark.slow
