@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-import pipelines.models.assets as model_assets
 from pipelines.jobs import WAREHOUSE_UPDATE
 from tests.pipelines.conftest import assert_same_tables, published_tables, resources_for, run_job
-from warehouse.modeling import Model, ModelRun, load_models
+from warehouse.modeling import Model, ModelRun, load_models, run_model
 from warehouse.paths import WarehousePaths
 
 
@@ -22,7 +21,7 @@ class PowerCut(RuntimeError):
 def test_a_crash_mid_run_then_a_rerun_equals_a_clean_build(
     source_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_build: dict[str, Any]
 ) -> None:
-    real = model_assets.run_model
+    real = run_model
     survive = len(load_models()) // 2
     ran: list[str] = []
 
@@ -33,14 +32,14 @@ def test_a_crash_mid_run_then_a_rerun_equals_a_clean_build(
         return real(conn, model, full=full)
 
     resources = resources_for(source_home, tmp_path / "wh")
-    monkeypatch.setattr(model_assets, "run_model", dies_half_way)
+    monkeypatch.setattr("pipelines.models.assets.run_model", dies_half_way)
     crashed = run_job(WAREHOUSE_UPDATE, resources)
     assert not crashed.success
     [failure] = crashed.get_step_failure_events()
     assert failure.step_key == "warehouse_models"
     assert not WarehousePaths(tmp_path / "wh").current.exists()  # nothing was published
 
-    monkeypatch.setattr(model_assets, "run_model", real)
+    monkeypatch.setattr("pipelines.models.assets.run_model", real)
     rerun = run_job(WAREHOUSE_UPDATE, resources)
     assert rerun.success
     assert_same_tables(published_tables(tmp_path / "wh"), full_build["tables"])

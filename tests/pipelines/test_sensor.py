@@ -23,7 +23,9 @@ def evaluate(
         cursor=cursor,
         resources={"event_store": EventStore(url=f"sqlite:///{home / 'events.db'}")},
     )
-    return new_events_sensor(context)  # type: ignore[no-any-return]
+    result = new_events_sensor(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
 
 
 def test_new_events_request_one_update_keyed_by_the_high_water_mark(
