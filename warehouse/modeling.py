@@ -6,6 +6,7 @@ it (dbt-style, without templating):
     -- materialized: table | incremental | append
     -- key: instance_id        (incremental: the column that holds the stream id)
     -- publish: true           (copied into every published snapshot)
+    -- refresh: periodic       (left out of the live update; rebuilt on a schedule)
 
 - `table` is rebuilt whole on every run (dimensions, marts: cheap aggregates).
 - `append` adds the events after the model's high-water mark; its SQL reads
@@ -40,7 +41,7 @@ EVENTS_MODEL: Final = "stg_events__all"
 Materialization = Literal["table", "incremental", "append"]
 RunMode = Literal["full", "incremental", "rebuilt"]
 
-_CONFIG = re.compile(r"^--\s*(materialized|key|publish)\s*:\s*(\S+)\s*$")
+_CONFIG = re.compile(r"^--\s*(materialized|key|publish|refresh)\s*:\s*(\S+)\s*$")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 
@@ -62,6 +63,9 @@ class Model:
     key: str | None
     publish: bool
     depends_on: tuple[str, ...]  # other models and source tables this one reads
+    # Heavy whole-history aggregates (turnaround by period) that the live update skips: the
+    # live page needs registrations within seconds, leadership's figures can be minutes old.
+    periodic: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class ModelRun:
     seconds: float
 
 
-def _parse(path: Path, layer: str) -> tuple[str, Materialization, str | None, bool]:
+def _parse(path: Path, layer: str) -> tuple[str, Materialization, str | None, bool, bool]:
     sql = path.read_text(encoding="utf-8")
     config: dict[str, str] = {}
     for line in sql.splitlines():
@@ -94,7 +98,12 @@ def _parse(path: Path, layer: str) -> tuple[str, Materialization, str | None, bo
     if materialized == "append" and "model_hwm" not in sql:
         raise ModelError(name, "an append model must read getvariable('model_hwm')")
     publish = config.get("publish", "false") == "true"
-    return sql, materialized, key, publish  # type: ignore[return-value]
+    refresh = config.get("refresh", "live")
+    if refresh not in ("live", "periodic"):
+        raise ModelError(name, f"unknown refresh {refresh!r}: live or periodic")
+    if refresh == "periodic" and materialized != "table":
+        raise ModelError(name, "only a table model can be refreshed periodically")
+    return sql, materialized, key, publish, refresh == "periodic"  # type: ignore[return-value]
 
 
 @cache
@@ -107,7 +116,7 @@ def load_models(directory: Path = MODELS_DIR) -> tuple[Model, ...]:
     }
     parsed = {name: _parse(path, layer) for name, (path, layer) in paths.items()}
     models: dict[str, Model] = {}
-    for name, (sql, materialized, key, publish) in parsed.items():
+    for name, (sql, materialized, key, publish, periodic) in parsed.items():
         references = {ref.lower() for ref in _REFERENCE.findall(_strip_comments(sql))}
         references.discard(name)
         models[name] = Model(
@@ -118,6 +127,7 @@ def load_models(directory: Path = MODELS_DIR) -> tuple[Model, ...]:
             key=key,
             publish=publish,
             depends_on=tuple(sorted(references)),
+            periodic=periodic,
         )
     graph = {
         name: [dep for dep in model.depends_on if dep in models] for name, model in models.items()

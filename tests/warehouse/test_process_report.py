@@ -28,6 +28,7 @@ AS_OF = datetime(2026, 3, 2, 2, 0)
 PROCESS_MODELS = (
     "stg_events__all",
     "int_process__steps",
+    "int_process__cases",
     "mart_process__summary",
     "mart_process__activities",
     "mart_process__dfg",

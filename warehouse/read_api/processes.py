@@ -91,3 +91,22 @@ def critical_path(
         """,
         [process_key, *params],
     )
+
+
+def slowest_cases(
+    cursor: duckdb.DuckDBPyConnection, scope: Scope, process_key: str
+) -> pl.DataFrame:
+    """The 20 longest cases of one service, by id only (no applicant): university-wide scopes."""
+    scope.require()
+    if not scope.university:
+        raise NotInScopeError(f"the slowest cases are outside the scope of {scope.user_id}")
+    return query(
+        cursor,
+        """
+        select slowness_rank, case_id, started_at, ended_at, events, duration_s
+        from mart_process__slowest_cases
+        where process_key = ?
+        order by slowness_rank
+        """,
+        [process_key],
+    )

@@ -26,7 +26,7 @@ def test_leadership_sees_every_department_and_service(
         all_departments = {
             row[0]
             for row in cursor.execute(
-                "select distinct department_id from fct_tasks where is_decided"
+                "select distinct department_id from mart_turnaround__nodes"
             ).fetchall()
         }
         departments = turnaround.departments(cursor, scope)
@@ -98,3 +98,26 @@ def test_grains_and_periods_are_validated(
         )
     assert set(months["period_start"]) <= {date(2026, 9, 1), date(2026, 10, 1)}
     assert months.height > 0
+
+
+def test_slowest_cases_are_ids_for_university_scopes_only(
+    small_university: BuiltUniversity, warehouse: Warehouse
+) -> None:
+    leader = next(u for r, u in personas(small_university) if r == "leadership")
+    counsellor = next(u for r, u in personas(small_university) if r == "counsellor")
+    with warehouse.cursor() as cursor:
+        scope = resolve_scope(cursor, leader, ON)
+        slowest = processes.slowest_cases(cursor, scope, "enrollment_certificate")
+        longest = cursor.execute(
+            "select max(epoch(ended_at) - epoch(started_at)) from mart_process__slowest_cases"
+            " where process_key = 'enrollment_certificate'"
+        ).fetchall()[0][0]
+        with pytest.raises(NotInScopeError):
+            processes.slowest_cases(
+                cursor, resolve_scope(cursor, counsellor, ON), "enrollment_certificate"
+            )
+    assert 0 < slowest.height <= 20
+    assert list(slowest["slowness_rank"]) == list(range(1, slowest.height + 1))
+    assert slowest["duration_s"][0] == pytest.approx(longest)
+    assert slowest["duration_s"].is_sorted(descending=True)
+    assert not {"applicant_id", "student_name", "person_name"} & set(slowest.columns)

@@ -1,6 +1,5 @@
 -- materialized: incremental
 -- key: instance_id
--- publish: true
 -- One row per native request or registration: submitted, terminal (办结 or withdrawn),
 -- outcome, turnaround (first submission → terminal event) in wall-clock and working seconds
 -- under the university's default calendar, returns, nodes visited.

@@ -1,6 +1,5 @@
 -- materialized: incremental
 -- key: instance_id
--- publish: true
 -- One row per task (node visit) of a native request: created, first viewed, decided; wait
 -- (created → first view), handling (first view → decision) and duration (both) in wall-clock
 -- seconds and in working seconds under its department's calendar; the SLA and whether the
@@ -19,6 +18,44 @@ clock as (select * from int_calendar__working_clock),
 calendars as (select distinct calendar_id from clock),
 
 nodes as (select * from stg_catalog__nodes),
+
+resubmissions as (
+    select stream_id as instance_id, occurred_at as resubmitted_at
+    from stg_events__all
+    where stream_type = 'instance'
+      and event_type = 'resubmitted'
+      and stream_id in (select stream_id from affected_streams)
+),
+
+approvals as (
+    select instance_id, department_id, decided_at, step
+    from tasks
+    where outcome = 'approved'
+),
+
+-- The hand-off into each task: the department whose approval opened its step (the latest
+-- approval of an earlier step at or before the task's creation), or the applicant, for a first
+-- step or a step that a resubmission after a return opened.
+handoffs as (
+    select
+        tasks.task_id,
+        case
+            when approvals.step is not null and approvals.step < tasks.step
+                and (
+                    resubmissions.resubmitted_at is null
+                    or resubmissions.resubmitted_at < approvals.decided_at
+                )
+                then approvals.department_id
+            else 'applicant'
+        end as from_department_id
+    from tasks
+    asof left join approvals
+        on approvals.instance_id = tasks.instance_id
+        and tasks.created_at >= approvals.decided_at
+    asof left join resubmissions
+        on resubmissions.instance_id = tasks.instance_id
+        and tasks.created_at >= resubmissions.resubmitted_at
+),
 
 placed as (
     select
@@ -83,6 +120,7 @@ final as (
         placed.step,
         coalesce(nodes.is_parallel, false) as is_parallel_step,
         placed.department_id,
+        handoffs.from_department_id,
         placed.calendar_id,
         placed.assignees,
         placed.created_at,
@@ -114,6 +152,7 @@ final as (
     left join at_created using (task_id)
     left join at_viewed using (task_id)
     left join at_decided using (task_id)
+    left join handoffs using (task_id)
     left join nodes
         on nodes.process_key = placed.process_key
         and nodes.process_version = placed.process_version

@@ -2,22 +2,10 @@
 -- publish: true
 -- One row per process (native or imported log): its cases, events, and the case duration
 -- (first to last event of the case, wall-clock seconds; a one-event case lasts 0): min, median,
--- mean, p90 (quantile_cont: linear interpolation), max. Steps as defined in int_process__steps.
+-- mean, p90 (quantile_cont: linear interpolation), max. Cases as int_process__cases counts them.
 with
 
-steps as (
-    select * from int_process__steps
-),
-
-cases as (
-    select
-        process_key,
-        stream_id,
-        count(*) as events,
-        (epoch_us(max(occurred_at)) - epoch_us(min(occurred_at))) / 1e6 as duration_s
-    from steps
-    group by process_key, stream_id
-),
+cases as (select * from int_process__cases),
 
 final as (
     select

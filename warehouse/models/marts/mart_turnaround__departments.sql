@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- Per department (and per service, or '*' for all services) by period of decision: workload,
 -- turnaround (median, p90) in wall-clock and working seconds, on-time rate, breaches,
 -- returns and rejections, and the SLA-relative time (duration over SLA, median) that a fair

@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- Per service, node and department, by period of decision (all time, campus month, ISO
 -- week): decided tasks, wait vs handling vs duration (median, p90, min) in wall-clock and
 -- working seconds, on-time rate against the node's SLA, breaches. `decided` is the sample size.
