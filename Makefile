@@ -38,14 +38,15 @@ help:
 install: .venv/.synced
 
 # The history is simulated once per store (`--once`); run `tongban init --force` to start over.
-# The warehouse is built once, then `dagster dev` (UI and daemon, whose sensor updates the
+# The warehouse is built once (from scratch when an update fails, e.g. a model's SQL changed
+# since the last demo), then `dagster dev` (UI and daemon, whose sensor updates the
 # warehouse as live events arrive) runs in a session of its own: it ignores signals when
 # started with `&`, so the trap stops its whole group, by force if it lingers.
 # The API's and Dagster's logs go to files, so that the terminal shows the live traffic.
 demo: install
 	$(TONGBAN) init --size $(DEMO_SIZE)
 	$(TONGBAN) simulate --size $(DEMO_SIZE) --days $(DEMO_DAYS) --once
-	$(TONGBAN) build
+	$(TONGBAN) build || { echo "rebuilding the warehouse from scratch"; $(TONGBAN) build --full; }
 	@home="$${TONGBAN_HOME:-var}"; log="$$home/api.log"; dlog="$$home/dagster.log"; \
 	echo "API log: $$log"; \
 	echo "Dagster UI: http://$(DAGSTER_HOST):$(DAGSTER_PORT) (log: $$dlog)"; \
