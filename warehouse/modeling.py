@@ -18,14 +18,19 @@ it (dbt-style, without templating):
 Each model's rows and its high-water mark (in `_model_state`) commit in one transaction, so a
 run that dies half-way leaves every model consistent with its own mark, and the next run
 catches up: many small runs build exactly what one full build does.
+
+Each model also records the fingerprint of its SQL and of everything upstream of it: when a
+model's SQL (or a model it reads) changes, the next run rebuilds it from scratch instead of
+appending rows of a new shape to a table of the old one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from graphlib import TopologicalSorter
@@ -66,6 +71,7 @@ class Model:
     # Heavy whole-history aggregates (turnaround by period) that the live update skips: the
     # live page needs registrations within seconds, leadership's figures can be minutes old.
     periodic: bool = False
+    fingerprint: str = ""  # SHA-256 over its SQL and its upstream models' fingerprints
 
 
 @dataclass(frozen=True)
@@ -132,8 +138,15 @@ def load_models(directory: Path = MODELS_DIR) -> tuple[Model, ...]:
     graph = {
         name: [dep for dep in model.depends_on if dep in models] for name, model in models.items()
     }
-    order = TopologicalSorter(graph).static_order()
-    return tuple(models[name] for name in order)
+    ordered: list[Model] = []
+    fingerprints: dict[str, str] = {}
+    for name in TopologicalSorter(graph).static_order():
+        digest = hashlib.sha256(models[name].sql.encode())
+        for upstream in sorted(graph[name]):
+            digest.update(fingerprints[upstream].encode())
+        fingerprints[name] = digest.hexdigest()
+        ordered.append(replace(models[name], fingerprint=fingerprints[name]))
+    return tuple(ordered)
 
 
 def _strip_comments(sql: str) -> str:
@@ -147,8 +160,11 @@ def published_models(models: Sequence[Model]) -> tuple[str, ...]:
 def ensure_state(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         "create table if not exists _model_state ("
-        " model varchar primary key, hwm bigint not null, built_at timestamp not null)"
+        " model varchar primary key, hwm bigint not null, built_at timestamp not null,"
+        " fingerprint varchar not null default '')"
     )
+    # Working databases from before fingerprints: their models rebuild once.
+    conn.execute("alter table _model_state add column if not exists fingerprint varchar default ''")
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -165,9 +181,13 @@ def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] 
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _hwm(conn: duckdb.DuckDBPyConnection, model: str) -> int | None:
-    rows = conn.execute("select hwm from _model_state where model = ?", [model]).fetchall()
-    return int(rows[0][0]) if rows else None
+def _hwm(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
+    rows = conn.execute(
+        "select hwm, fingerprint from _model_state where model = ?", [model.name]
+    ).fetchall()
+    if not rows or rows[0][1] != model.fingerprint:
+        return None  # never built, or built from other SQL: start over
+    return int(rows[0][0])
 
 
 def _body(sql: str) -> str:
@@ -203,7 +223,7 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
     started = time.perf_counter()
     ensure_state(conn)
     exists = _table_exists(conn, model.name)
-    hwm = None if full or not exists else _hwm(conn, model.name)
+    hwm = None if full or not exists else _hwm(conn, model)
     source = "raw_events" if model.materialized == "append" else EVENTS_MODEL
     mode: RunMode
     conn.begin()
@@ -231,8 +251,9 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
                 changed = _incremental(conn, model, hwm)
                 mode = "full" if hwm is None else "incremental"
         conn.execute(
-            "insert or replace into _model_state values (?, ?, now()::timestamp)",
-            [model.name, new_hwm],
+            "insert or replace into _model_state (model, hwm, built_at, fingerprint)"
+            " values (?, ?, timezone('UTC', now()), ?)",
+            [model.name, new_hwm, model.fingerprint],
         )
         rows = _scalar(conn, f"select count(*) from {model.name}")
         conn.commit()

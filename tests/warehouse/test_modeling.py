@@ -1,0 +1,145 @@
+"""The model runner: models load in dependency order with fingerprints; a model whose SQL (or an
+upstream model's SQL) changed is rebuilt from scratch; malformed model files are refused with
+the model named."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from warehouse.modeling import ModelError, load_models, run_models
+from warehouse.raw import RAW_EVENTS_COLUMNS, append_events
+
+AS_OF = datetime(2026, 3, 2, 2, 0)
+
+
+def write(root: Path, layer: str, name: str, sql: str) -> None:
+    (root / layer).mkdir(parents=True, exist_ok=True)
+    (root / layer / f"{name}.sql").write_text(sql, encoding="utf-8")
+
+
+def events(first: int, last: int) -> pl.DataFrame:
+    rows = [
+        {
+            "event_id": n,
+            "stream_id": f"s{n % 3}",
+            "stream_version": n,
+            "stream_type": "instance",
+            "occurred_at": datetime(2026, 3, 1, 1, 0),
+            "recorded_at": datetime(2026, 3, 1, 1, 0),
+            "event_type": "submitted",
+            "process_key": "p",
+            "process_version": 1,
+            "node_key": None,
+            "task_id": None,
+            "actor_id": "a",
+            "actor_role": "applicant",
+            "department_id": None,
+            "schema_version": 1,
+            "payload": "{}",
+        }
+        for n in range(first, last + 1)
+    ]
+    return pl.DataFrame(rows).select(list(RAW_EVENTS_COLUMNS))
+
+
+def project(root: Path, count_sql: str = "count(*)") -> tuple[object, ...]:
+    write(
+        root,
+        "staging",
+        "stg_events__all",
+        "-- materialized: append\nselect event_id, stream_id from raw_events"
+        " where event_id > getvariable('model_hwm')\n",
+    )
+    write(
+        root,
+        "intermediate",
+        "int_streams__counted",
+        "-- materialized: incremental\n-- key: stream_id\n"
+        f"select stream_id, {count_sql} as events from stg_events__all"
+        " where stream_id in (select stream_id from affected_streams) group by stream_id\n",
+    )
+    write(
+        root,
+        "marts",
+        "mart_streams",
+        "-- materialized: table\n-- publish: true\nselect * from int_streams__counted\n",
+    )
+    load_models.cache_clear()
+    return load_models(root)
+
+
+def test_models_run_after_what_they_read_and_carry_fingerprints(tmp_path: Path) -> None:
+    models = project(tmp_path)
+    assert [m.name for m in models] == ["stg_events__all", "int_streams__counted", "mart_streams"]
+    assert all(len(m.fingerprint) == 64 for m in models)
+    assert models[1].depends_on == ("affected_streams", "stg_events__all")
+
+
+def test_a_changed_model_and_everything_downstream_rebuild_from_scratch(tmp_path: Path) -> None:
+    conn = duckdb.connect(str(tmp_path / "work.duckdb"))
+    models = project(tmp_path / "models")
+    append_events(conn, events(1, 6), 0)
+    run_models(conn, as_of=AS_OF, models=models)
+    append_events(conn, events(7, 9), 6)
+    runs = {run.model: run.mode for run in run_models(conn, as_of=AS_OF, models=models)}
+    assert runs == {
+        "stg_events__all": "incremental",
+        "int_streams__counted": "incremental",
+        "mart_streams": "rebuilt",
+    }
+    # The intermediate model's SQL changes shape: it and the mart start over; staging does not.
+    changed = project(tmp_path / "models", count_sql="count(*) * 10")
+    before = {m.name: m.fingerprint for m in models}
+    after = {m.name: m.fingerprint for m in changed}
+    assert before["stg_events__all"] == after["stg_events__all"]
+    assert before["int_streams__counted"] != after["int_streams__counted"]
+    assert before["mart_streams"] != after["mart_streams"]
+    runs = {run.model: run.mode for run in run_models(conn, as_of=AS_OF, models=changed)}
+    assert runs["stg_events__all"] == "incremental"
+    assert runs["int_streams__counted"] == "full"
+    rows = conn.execute("select stream_id, events from mart_streams order by 1").fetchall()
+    assert rows == [("s0", 30), ("s1", 30), ("s2", 30)]
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("-- materialized: view\nselect 1", "unknown materialization 'view'"),
+        ("-- materialized: incremental\nselect 1", "needs '-- key: <stream id column>'"),
+        (
+            "-- materialized: incremental\n-- key: stream_id\nselect 1",
+            "must restrict its events to affected_streams",
+        ),
+        ("-- materialized: append\nselect 1", "must read getvariable('model_hwm')"),
+        ("-- refresh: hourly\nselect 1", "unknown refresh 'hourly'"),
+        (
+            "-- materialized: append\n-- refresh: periodic\nselect getvariable('model_hwm')",
+            "only a table model can be refreshed periodically",
+        ),
+    ],
+)
+def test_a_malformed_model_is_refused_by_name(tmp_path: Path, header: str, problem: str) -> None:
+    write(tmp_path, "marts", "mart_broken", header)
+    load_models.cache_clear()
+    with pytest.raises(ModelError, match="model mart_broken") as caught:
+        load_models(tmp_path)
+    assert problem in str(caught.value)
+
+
+def test_a_failing_model_names_itself_and_leaves_its_table_as_it_was(tmp_path: Path) -> None:
+    conn = duckdb.connect(str(tmp_path / "work.duckdb"))
+    write(tmp_path / "models", "marts", "mart_one", "-- materialized: table\nselect 1 as x\n")
+    load_models.cache_clear()
+    run_models(conn, as_of=AS_OF, models=load_models(tmp_path / "models"))
+    write(tmp_path / "models", "marts", "mart_one", "-- materialized: table\nselect nope as x\n")
+    load_models.cache_clear()
+    with pytest.raises(ModelError, match="model mart_one: Binder Error"):
+        run_models(conn, as_of=AS_OF, models=load_models(tmp_path / "models"))
+    assert conn.execute("select x from mart_one").fetchall() == [(1,)]
+    with pytest.raises(ModelError, match="mart_two: no such model"):
+        run_models(conn, as_of=AS_OF, models=load_models(tmp_path / "models"), select=["mart_two"])
