@@ -18,7 +18,11 @@ from pipelines.events.assets import raw_events
 from pipelines.jobs import JOBS
 from pipelines.models.assets import model_assets
 from pipelines.publication.assets import published_warehouse_asset
-from pipelines.schedules import nightly_business_refresh, weekly_full_rebuild
+from pipelines.schedules import (
+    nightly_business_refresh,
+    periodic_turnaround_refresh,
+    weekly_full_rebuild,
+)
 from pipelines.sensors import new_events_sensor
 from warehouse.modeling import Model, load_models
 
@@ -40,7 +44,7 @@ def build_definitions(
         ],
         jobs=list(JOBS),
         sensors=[new_events_sensor],
-        schedules=[nightly_business_refresh, weekly_full_rebuild],
+        schedules=[nightly_business_refresh, weekly_full_rebuild, periodic_turnaround_refresh],
         resources=dict(environment_resources() if resources is None else resources),
         executor=dg.in_process_executor,
     )

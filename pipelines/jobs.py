@@ -21,17 +21,42 @@ UPDATE_MAX_RUNTIME: Final = "900"
 FULL_TAG: Final = "tongban/full"
 AS_OF_TAG: Final = "tongban/as_of"
 
+REFRESH_TAG: Final = "tongban/refresh"  # on model assets left out of the live update
+
 WAREHOUSE_UPDATE: Final = "warehouse_update"
+LIVE_UPDATE: Final = "live_update"
+PERIODIC_REFRESH: Final = "periodic_refresh"
 WAREHOUSE_FULL_REBUILD: Final = "warehouse_full_rebuild"
 BUSINESS_REFRESH: Final = "business_refresh"
 
 WAREHOUSE_ASSETS: Final = dg.AssetSelection.all()
+PERIODIC_MODELS: Final = dg.AssetSelection.tag(REFRESH_TAG, "periodic")
 
 warehouse_update = dg.define_asset_job(
     WAREHOUSE_UPDATE,
     selection=WAREHOUSE_ASSETS,
     description="Load the new events, bring every model up to date, publish a snapshot.",
     tags={WAREHOUSE_TAG: "true", MAX_RUNTIME_TAG: UPDATE_MAX_RUNTIME},
+)
+
+live_update = dg.define_asset_job(
+    LIVE_UPDATE,
+    selection=WAREHOUSE_ASSETS - PERIODIC_MODELS,
+    description=(
+        "The sensor's run: load the new events, bring every model but the heavy period marts up"
+        " to date, publish a snapshot (the whereabouts page within seconds)."
+    ),
+    tags={WAREHOUSE_TAG: "true"},
+)
+
+periodic_refresh = dg.define_asset_job(
+    PERIODIC_REFRESH,
+    selection=PERIODIC_MODELS | dg.AssetSelection.assets("published_warehouse"),
+    description=(
+        "Rebuild the whole-history turnaround marts (per node, per department, hand-offs, slowest"
+        " cases) and publish them; the live update leaves them to this schedule."
+    ),
+    tags={WAREHOUSE_TAG: "true"},
 )
 
 warehouse_full_rebuild = dg.define_asset_job(
@@ -48,7 +73,13 @@ business_refresh = dg.define_asset_job(
     tags={WAREHOUSE_TAG: "true"},
 )
 
-JOBS: Final = (warehouse_update, warehouse_full_rebuild, business_refresh)
+JOBS: Final = (
+    warehouse_update,
+    live_update,
+    periodic_refresh,
+    warehouse_full_rebuild,
+    business_refresh,
+)
 
 
 def is_full(context: dg.AssetExecutionContext) -> bool:
@@ -58,7 +89,7 @@ def is_full(context: dg.AssetExecutionContext) -> bool:
 
 def refreshes_sources(context: dg.AssetExecutionContext) -> bool:
     """Whether this run reloads the business snapshots (every job but the frequent update)."""
-    return context.job_name != WAREHOUSE_UPDATE or is_full(context)
+    return context.job_name not in (WAREHOUSE_UPDATE, LIVE_UPDATE) or is_full(context)
 
 
 def run_as_of(context: dg.AssetExecutionContext) -> datetime:

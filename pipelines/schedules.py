@@ -1,4 +1,5 @@
-"""The warehouse's calendar: business systems refreshed nightly, everything rebuilt weekly."""
+"""The warehouse's calendar: turnaround marts every 10 minutes, business systems nightly, a
+full rebuild weekly."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Final
 
 import dagster as dg
 
-from pipelines.jobs import business_refresh, warehouse_full_rebuild
+from pipelines.jobs import business_refresh, periodic_refresh, warehouse_full_rebuild
 
 TIMEZONE: Final = "Asia/Shanghai"
 
@@ -26,4 +27,13 @@ weekly_full_rebuild = dg.ScheduleDefinition(
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Rebuild every model from scratch on Sunday at 03:00.",
+)
+
+periodic_turnaround_refresh = dg.ScheduleDefinition(
+    name="periodic_turnaround_refresh",
+    job=periodic_refresh,
+    cron_schedule="*/10 * * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Rebuild the whole-history turnaround marts every 10 minutes.",
 )

@@ -5,7 +5,7 @@ from typing import Final
 import dagster as dg
 
 from pipelines.extract import high_water_mark
-from pipelines.jobs import WAREHOUSE_TAG, warehouse_update
+from pipelines.jobs import WAREHOUSE_TAG, live_update
 from pipelines.resources import EventStore
 
 IN_PROGRESS: Final = [
@@ -26,14 +26,14 @@ def warehouse_run_in_progress(instance: dg.DagsterInstance) -> str | None:
 
 
 @dg.sensor(
-    job=warehouse_update,
+    job=live_update,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def new_events_sensor(
     context: dg.SensorEvaluationContext, event_store: EventStore
 ) -> dg.SensorResult | dg.SkipReason:
-    """Requests a warehouse update when the event store's high-water mark passes the cursor."""
+    """Requests a live update when the event store's high-water mark passes the cursor."""
     seen = int(context.cursor) if context.cursor else 0
     with event_store.engine() as engine:
         mark = high_water_mark(engine)

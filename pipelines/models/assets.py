@@ -11,7 +11,7 @@ from typing import Final
 import dagster as dg
 import duckdb
 
-from pipelines.jobs import is_full, run_as_of
+from pipelines.jobs import REFRESH_TAG, is_full, run_as_of
 from pipelines.resources import WarehouseResource
 from warehouse.modeling import Model, ensure_state, run_model
 
@@ -53,6 +53,7 @@ def model_spec(model: Model, names: set[str]) -> dg.AssetSpec:
         description=_description(model),
         kinds={"duckdb", "sql"},
         metadata={"materialized": model.materialized, "publish": model.publish},
+        tags={REFRESH_TAG: "periodic"} if model.periodic else {},
         skippable=True,
     )
 

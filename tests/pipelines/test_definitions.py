@@ -12,7 +12,13 @@ import dagster as dg
 
 from pipelines.definitions import defs
 from pipelines.environment import Environment
-from pipelines.jobs import BUSINESS_REFRESH, WAREHOUSE_FULL_REBUILD, WAREHOUSE_UPDATE
+from pipelines.jobs import (
+    BUSINESS_REFRESH,
+    LIVE_UPDATE,
+    PERIODIC_REFRESH,
+    WAREHOUSE_FULL_REBUILD,
+    WAREHOUSE_UPDATE,
+)
 from pipelines.models.assets import source_asset_of
 from tongban.settings import Settings
 from warehouse.modeling import load_models, published_models
@@ -21,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_job_resolves_and_every_model_has_an_asset() -> None:
-    for name in (WAREHOUSE_UPDATE, WAREHOUSE_FULL_REBUILD, BUSINESS_REFRESH):
+    for name in (WAREHOUSE_UPDATE, WAREHOUSE_FULL_REBUILD, BUSINESS_REFRESH, LIVE_UPDATE):
         assert defs.resolve_job_def(name).name == name
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -43,6 +49,26 @@ def test_every_job_resolves_and_every_model_has_an_asset() -> None:
     assert (nightly.cron_schedule, nightly.job_name) == ("0 2 * * *", BUSINESS_REFRESH)
     assert (weekly.cron_schedule, weekly.job_name) == ("0 3 * * 0", WAREHOUSE_FULL_REBUILD)
     assert nightly.execution_timezone == weekly.execution_timezone == "Asia/Shanghai"
+    periodic = defs.resolve_schedule_def("periodic_turnaround_refresh")
+    assert (periodic.cron_schedule, periodic.job_name) == ("*/10 * * * *", PERIODIC_REFRESH)
+    assert defs.resolve_sensor_def("new_events_sensor").job_name == LIVE_UPDATE
+
+
+def test_the_live_update_leaves_the_periodic_marts_to_their_schedule() -> None:
+    models = load_models()
+    periodic = {model.name for model in models if model.periodic}
+    assert {"mart_turnaround__nodes", "mart_turnaround__departments"} <= periodic
+    live = {
+        key.to_user_string()
+        for key in defs.resolve_job_def(LIVE_UPDATE).asset_layer.executable_asset_keys
+    }
+    refresh = {
+        key.to_user_string()
+        for key in defs.resolve_job_def(PERIODIC_REFRESH).asset_layer.executable_asset_keys
+    }
+    assert not periodic & live
+    assert {"raw_events", "stg_events__all", "fct_registrations", "published_warehouse"} <= live
+    assert refresh == periodic | {"published_warehouse"}
 
 
 def test_raw_tables_map_to_the_asset_that_loads_them() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.extract import high_water_mark
-from pipelines.jobs import WAREHOUSE_TAG, WAREHOUSE_UPDATE
+from pipelines.jobs import LIVE_UPDATE, WAREHOUSE_TAG
 from pipelines.resources import EventStore
 from pipelines.sensors import new_events_sensor
 from workflow_core.store.db import make_engine
@@ -54,7 +54,7 @@ def test_a_warehouse_run_in_progress_holds_the_request_back(
     source_home: Path, instance: dg.DagsterInstance
 ) -> None:
     running = dg.DagsterRun(
-        job_name=WAREHOUSE_UPDATE,
+        job_name=LIVE_UPDATE,
         run_id="0123abcd-0000-0000-0000-000000000000",
         tags={WAREHOUSE_TAG: "true"},
         status=dg.DagsterRunStatus.STARTED,
