@@ -22,6 +22,10 @@ catches up: many small runs build exactly what one full build does.
 Each model also records the fingerprint of its SQL and of everything upstream of it: when a
 model's SQL (or a model it reads) changes, the next run rebuilds it from scratch instead of
 appending rows of a new shape to a table of the old one.
+
+Sources and models share one change counter (`_versions`): a table model whose inputs have not
+changed since it was built, and which does not read the build's `as_of`, is left as it is
+("unchanged") — the business-system dimensions are not rebuilt for every new event.
 """
 
 from __future__ import annotations
@@ -39,12 +43,14 @@ from typing import Final, Literal
 
 import duckdb
 
+from warehouse.raw import ensure_versions, mark_changed
+
 MODELS_DIR: Final = Path(__file__).parent / "models"
 LAYERS: Final = ("staging", "intermediate", "marts")
 EVENTS_MODEL: Final = "stg_events__all"
 
 Materialization = Literal["table", "incremental", "append"]
-RunMode = Literal["full", "incremental", "rebuilt"]
+RunMode = Literal["full", "incremental", "rebuilt", "unchanged"]
 
 _CONFIG = re.compile(r"^--\s*(materialized|key|publish|refresh)\s*:\s*(\S+)\s*$")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
@@ -158,6 +164,7 @@ def published_models(models: Sequence[Model]) -> tuple[str, ...]:
 
 
 def ensure_state(conn: duckdb.DuckDBPyConnection) -> None:
+    ensure_versions(conn)
     conn.execute(
         "create table if not exists _model_state ("
         " model varchar primary key, hwm bigint not null, built_at timestamp not null,"
@@ -165,6 +172,10 @@ def ensure_state(conn: duckdb.DuckDBPyConnection) -> None:
     )
     # Working databases from before fingerprints: their models rebuild once.
     conn.execute("alter table _model_state add column if not exists fingerprint varchar default ''")
+    # built: the counter when the model last ran; changed: when its rows last changed.
+    conn.execute("alter table _model_state add column if not exists built_version bigint")
+    conn.execute("alter table _model_state add column if not exists changed_version bigint")
+    conn.execute("alter table _model_state add column if not exists checksum varchar")
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -219,10 +230,44 @@ def run_models(
     return [run_model(conn, model, full=full) for model in chosen]
 
 
+def _checksum(conn: duckdb.DuckDBPyConnection, table: str) -> str:
+    rows = conn.execute(f"select count(*), bit_xor(hash(t)) from {table} as t").fetchall()
+    return f"{rows[0][0]}:{rows[0][1]}"
+
+
+def _unchanged(conn: duckdb.DuckDBPyConnection, model: Model) -> bool:
+    """Whether a table model is still what a rebuild would make: same SQL, no input changed
+    since it was built, and no dependence on the build's `as_of`."""
+    if model.materialized != "table" or "getvariable('as_of')" in model.sql:
+        return False
+    rows = conn.execute(
+        "select fingerprint, built_version from _model_state where model = ?", [model.name]
+    ).fetchall()
+    if not rows or rows[0][0] != model.fingerprint or rows[0][1] is None:
+        return False
+    built = int(rows[0][1])
+    for dependency in model.depends_on:
+        changed = conn.execute(
+            "select changed_version from _model_state where model = ?"
+            " union all select version from _source_state where source = ?",
+            [dependency, dependency],
+        ).fetchall()
+        if changed and (changed[0][0] is None or int(changed[0][0]) > built):
+            return False
+        if not changed and dependency.startswith("raw_"):
+            # A source loaded before change tracking: count it as changed now, once.
+            mark_changed(conn, dependency)
+            return False
+    return True
+
+
 def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> ModelRun:
     started = time.perf_counter()
     ensure_state(conn)
     exists = _table_exists(conn, model.name)
+    if exists and not full and _unchanged(conn, model):
+        rows = _scalar(conn, f"select count(*) from {model.name}")
+        return ModelRun(model.name, "unchanged", rows, 0, time.perf_counter() - started)
     hwm = None if full or not exists else _hwm(conn, model)
     source = "raw_events" if model.materialized == "append" else EVENTS_MODEL
     mode: RunMode
@@ -250,10 +295,24 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
             else:
                 changed = _incremental(conn, model, hwm)
                 mode = "full" if hwm is None else "incremental"
+        version = _scalar(conn, "select nextval('_versions')")
+        previous = conn.execute(
+            "select changed_version, checksum from _model_state where model = ?", [model.name]
+        ).fetchall()
+        checksum = _checksum(conn, model.name) if mode == "rebuilt" else None
+        # A rebuilt table with the same content (a dimension rebuilt for a new as_of that did not
+        # move it) is no change: the models that read it need not be rebuilt.
+        kept = previous and previous[0][0] is not None
+        same = kept and checksum is not None and previous[0][1] == checksum
+        if kept and (same or (mode == "incremental" and not changed)):
+            changed_version = int(previous[0][0])
+        else:
+            changed_version = version
         conn.execute(
-            "insert or replace into _model_state (model, hwm, built_at, fingerprint)"
-            " values (?, ?, timezone('UTC', now()), ?)",
-            [model.name, new_hwm, model.fingerprint],
+            "insert or replace into _model_state"
+            " (model, hwm, built_at, fingerprint, built_version, changed_version, checksum)"
+            " values (?, ?, timezone('UTC', now()), ?, ?, ?, ?)",
+            [model.name, new_hwm, model.fingerprint, version, changed_version, checksum],
         )
         rows = _scalar(conn, f"select count(*) from {model.name}")
         conn.commit()

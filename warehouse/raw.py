@@ -33,6 +33,20 @@ RAW_EVENTS_COLUMNS: Final[dict[str, str]] = {
 }
 
 
+def ensure_versions(conn: duckdb.DuckDBPyConnection) -> None:
+    """The change counter shared by sources and models (see `warehouse.modeling`)."""
+    conn.execute("create sequence if not exists _versions start 1")
+    conn.execute(
+        "create table if not exists _source_state (source varchar primary key, version bigint)"
+    )
+
+
+def mark_changed(conn: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Record that raw table `source` changed (inside the caller's transaction)."""
+    ensure_versions(conn)
+    conn.execute("insert or replace into _source_state values (?, nextval('_versions'))", [source])
+
+
 def ensure_raw_events(conn: duckdb.DuckDBPyConnection) -> None:
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in RAW_EVENTS_COLUMNS.items())
     conn.execute(f"create table if not exists raw_events (\n    {columns}\n)")
@@ -70,6 +84,7 @@ def append_events(conn: duckdb.DuckDBPyConnection, batch: pl.DataFrame, after: i
         conn.register("event_batch", frame)
         conn.execute("insert into raw_events select * from event_batch")
         conn.unregister("event_batch")
+        mark_changed(conn, "raw_events")
         conn.commit()
     except BaseException:
         conn.rollback()
@@ -84,6 +99,7 @@ def replace_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFram
         conn.register("source_frame", frame.rechunk())
         conn.execute(f"create or replace table {name} as select * from source_frame")
         conn.unregister("source_frame")
+        mark_changed(conn, name)
         conn.commit()
     except BaseException:
         conn.rollback()

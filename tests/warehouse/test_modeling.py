@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from warehouse.modeling import ModelError, load_models, run_models
-from warehouse.raw import RAW_EVENTS_COLUMNS, append_events
+from warehouse.raw import RAW_EVENTS_COLUMNS, append_events, replace_table
 
 AS_OF = datetime(2026, 3, 2, 2, 0)
 
@@ -143,3 +143,50 @@ def test_a_failing_model_names_itself_and_leaves_its_table_as_it_was(tmp_path: P
     assert conn.execute("select x from mart_one").fetchall() == [(1,)]
     with pytest.raises(ModelError, match="mart_two: no such model"):
         run_models(conn, as_of=AS_OF, models=load_models(tmp_path / "models"), select=["mart_two"])
+
+
+def test_a_table_whose_inputs_did_not_change_is_left_alone(tmp_path: Path) -> None:
+    conn = duckdb.connect(str(tmp_path / "work.duckdb"))
+    root = tmp_path / "models"
+    write(root, "staging", "stg_things", "-- materialized: table\nselect * from raw_things\n")
+    write(
+        root,
+        "marts",
+        "mart_things_now",
+        "-- materialized: table\nselect count(*) as things from stg_things"
+        " where getvariable('as_of') > timestamp '2000-01-01'\n",
+    )
+    write(
+        root,
+        "marts",
+        "mart_things",
+        "-- materialized: table\nselect count(*) as n from stg_things\n",
+    )
+    write(
+        root,
+        "marts",
+        "mart_things_later",
+        "-- materialized: table\nselect things from mart_things_now\n",
+    )
+    load_models.cache_clear()
+    models = load_models(root)
+    replace_table(conn, "raw_things", pl.DataFrame({"thing": [1, 2]}))
+
+    def modes(as_of: datetime = AS_OF) -> dict[str, str]:
+        return {run.model: run.mode for run in run_models(conn, as_of=as_of, models=models)}
+
+    assert set(modes().values()) == {"rebuilt"}
+    # Nothing changed: only the model that reads as_of runs again; its content is the same,
+    # so the model reading it stays as it is.
+    assert modes() == {
+        "stg_things": "unchanged",
+        "mart_things": "unchanged",
+        "mart_things_now": "rebuilt",
+        "mart_things_later": "unchanged",
+    }
+    replace_table(conn, "raw_things", pl.DataFrame({"thing": [1, 2, 3]}))
+    assert set(modes().values()) == {"rebuilt"}
+    assert conn.execute("select things from mart_things_later").fetchall() == [(3,)]
+    assert modes(datetime(2026, 3, 3))["mart_things_later"] == "unchanged"
+    runs = run_models(conn, as_of=AS_OF, models=models, full=True)
+    assert {run.mode for run in runs} == {"rebuilt"}
