@@ -17,7 +17,6 @@ from pipelines.environment import resources as environment_resources
 from pipelines.events.assets import raw_events
 from pipelines.jobs import JOBS
 from pipelines.models.assets import model_assets
-from pipelines.publication.assets import published_warehouse_asset
 from pipelines.schedules import (
     nightly_business_refresh,
     periodic_turnaround_refresh,
@@ -40,7 +39,6 @@ def build_definitions(
             raw_catalog,
             raw_calendar,
             *model_assets(chosen),
-            published_warehouse_asset(chosen),
         ],
         jobs=list(JOBS),
         sensors=[new_events_sensor],
