@@ -15,12 +15,22 @@ IN_PROGRESS: Final = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
+# A run that has not started yet will load every event that arrives before it does: one such
+# run is enough. A run already executing may have read its events: the next one queues behind
+# it (the coordinator admits one warehouse run at a time) instead of waiting for another tick.
+WAITING: Final = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
 
 
-def warehouse_run_in_progress(instance: dg.DagsterInstance) -> str | None:
-    """The id of a queued or running warehouse run, if any (one writer at a time)."""
+def warehouse_run_in_progress(
+    instance: dg.DagsterInstance, statuses: list[dg.DagsterRunStatus] = IN_PROGRESS
+) -> str | None:
+    """The id of a warehouse run in one of `statuses` (default: queued or running), if any."""
     records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=IN_PROGRESS, tags={WAREHOUSE_TAG: "true"}), limit=1
+        filters=dg.RunsFilter(statuses=statuses, tags={WAREHOUSE_TAG: "true"}), limit=1
     )
     return records[0].dagster_run.run_id if records else None
 
@@ -39,9 +49,11 @@ def new_events_sensor(
         mark = high_water_mark(engine)
     if mark <= seen:
         return dg.SkipReason(f"no new events (high-water mark {mark:,})")
-    running = warehouse_run_in_progress(context.instance)
+    running = warehouse_run_in_progress(context.instance, WAITING)
     if running:
-        return dg.SkipReason(f"events up to {mark:,} wait for warehouse run {running}")
+        return dg.SkipReason(
+            f"events up to {mark:,} will be loaded by warehouse run {running}, not started yet"
+        )
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=f"events-{mark}", tags={"tongban/events": str(mark)})],
         cursor=str(mark),

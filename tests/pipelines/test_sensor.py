@@ -50,19 +50,27 @@ def test_new_events_request_one_update_keyed_by_the_high_water_mark(
     assert "no new events" in (caught_up.skip_message or "")
 
 
-def test_a_warehouse_run_in_progress_holds_the_request_back(
+def test_a_waiting_run_holds_the_request_back_a_running_one_does_not(
     source_home: Path, instance: dg.DagsterInstance
 ) -> None:
-    running = dg.DagsterRun(
+    waiting = dg.DagsterRun(
         job_name=LIVE_UPDATE,
         run_id="0123abcd-0000-0000-0000-000000000000",
+        tags={WAREHOUSE_TAG: "true"},
+        status=dg.DagsterRunStatus.NOT_STARTED,
+    )
+    instance.add_run(waiting)
+    held = evaluate(source_home, instance, "0")
+    assert isinstance(held, dg.SkipReason)
+    assert waiting.run_id in (held.skip_message or "")
+    instance.report_run_failed(waiting)
+
+    # A started run may have read its events already: the next run queues behind it.
+    running = dg.DagsterRun(
+        job_name=LIVE_UPDATE,
+        run_id="0123abcd-0000-0000-0000-000000000001",
         tags={WAREHOUSE_TAG: "true"},
         status=dg.DagsterRunStatus.STARTED,
     )
     instance.add_run(running)
-    held = evaluate(source_home, instance, "0")
-    assert isinstance(held, dg.SkipReason)
-    assert running.run_id in (held.skip_message or "")
-
-    instance.report_run_failed(running)
     assert isinstance(evaluate(source_home, instance, "0"), dg.SensorResult)
