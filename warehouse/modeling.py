@@ -308,8 +308,9 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
             changed_version = int(previous[0][0])
         else:
             changed_version = version
+        conn.execute("delete from _model_state where model = ?", [model.name])
         conn.execute(
-            "insert or replace into _model_state"
+            "insert into _model_state"
             " (model, hwm, built_at, fingerprint, built_version, changed_version, checksum)"
             " values (?, ?, timezone('UTC', now()), ?, ?, ?, ?)",
             [model.name, new_hwm, model.fingerprint, version, changed_version, checksum],

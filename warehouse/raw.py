@@ -44,7 +44,10 @@ def ensure_versions(conn: duckdb.DuckDBPyConnection) -> None:
 def mark_changed(conn: duckdb.DuckDBPyConnection, source: str) -> None:
     """Record that raw table `source` changed (inside the caller's transaction)."""
     ensure_versions(conn)
-    conn.execute("insert or replace into _source_state values (?, nextval('_versions'))", [source])
+    # Delete and insert rather than upsert: a working database copied table by table keeps the
+    # rows but not the key an upsert needs.
+    conn.execute("delete from _source_state where source = ?", [source])
+    conn.execute("insert into _source_state values (?, nextval('_versions'))", [source])
 
 
 def ensure_raw_events(conn: duckdb.DuckDBPyConnection) -> None:
