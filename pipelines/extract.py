@@ -13,31 +13,12 @@ from typing import Any, Final
 import polars as pl
 from sqlalchemy import Date, Engine, Integer, SmallInteger, Table, select
 
-from warehouse.raw import RAW_EVENTS_COLUMNS
+from warehouse.raw import RAW_EVENTS_SCHEMA
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.schema import BUSINESS_TABLES
 
 EVENT_BATCH: Final = 200_000
 
-_EVENT_SCHEMA: Final[dict[str, Any]] = {
-    "event_id": pl.Int64,
-    "stream_id": pl.String,
-    "stream_version": pl.Int32,
-    "stream_type": pl.String,
-    "occurred_at": pl.Datetime("us"),
-    "recorded_at": pl.Datetime("us"),
-    "event_type": pl.String,
-    "process_key": pl.String,
-    "process_version": pl.Int32,
-    "node_key": pl.String,
-    "task_id": pl.String,
-    "actor_id": pl.String,
-    "actor_role": pl.String,
-    "department_id": pl.String,
-    "schema_version": pl.Int32,
-    "payload": pl.String,
-}
-assert list(_EVENT_SCHEMA) == list(RAW_EVENTS_COLUMNS)
 
 _SQLITE_EVENTS: Final = (
     "select event_id, stream_id, stream_version, stream_type, occurred_at, recorded_at,"
@@ -74,7 +55,7 @@ def read_events(engine: Engine, after: int, limit: int = EVENT_BATCH) -> pl.Data
         [tuple(row) for row in rows],
         schema={
             name: (pl.String if kind == pl.Datetime("us") else kind)
-            for name, kind in _EVENT_SCHEMA.items()
+            for name, kind in RAW_EVENTS_SCHEMA.items()
         },
         orient="row",
     )

@@ -33,6 +33,27 @@ RAW_EVENTS_COLUMNS: Final[dict[str, str]] = {
 }
 
 
+# The same columns as Polars types: what a batch handed to `append_events` looks like.
+RAW_EVENTS_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "event_id": pl.Int64(),
+    "stream_id": pl.String(),
+    "stream_version": pl.Int32(),
+    "stream_type": pl.String(),
+    "occurred_at": pl.Datetime("us"),
+    "recorded_at": pl.Datetime("us"),
+    "event_type": pl.String(),
+    "process_key": pl.String(),
+    "process_version": pl.Int32(),
+    "node_key": pl.String(),
+    "task_id": pl.String(),
+    "actor_id": pl.String(),
+    "actor_role": pl.String(),
+    "department_id": pl.String(),
+    "schema_version": pl.Int32(),
+    "payload": pl.String(),
+}
+
+
 def ensure_versions(conn: duckdb.DuckDBPyConnection) -> None:
     """The change counter shared by sources and models (see `warehouse.modeling`)."""
     conn.execute("create sequence if not exists _versions start 1")

@@ -12,13 +12,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 from sqlalchemy import create_engine
 
+from pipelines.business.assets import calendar_departments, calendar_range
 from pipelines.extract import catalog_frames, iter_event_batches, read_business_tables
 from warehouse.academic_calendar import calendar_frames
 from warehouse.modeling import load_models, published_models, run_models
@@ -66,14 +67,10 @@ def build_warehouse(home: Path, root: Path, as_of: datetime) -> WarehousePaths:
         for batch in iter_event_batches(events, events_cursor(conn)):
             append_events(conn, batch, events_cursor(conn))
         frames = {**read_business_tables(business), **catalog_frames(default_catalog())}
-        units = [
-            *frames["raw_business__departments"]["department_id"],
-            *frames["raw_business__colleges"]["college_id"],
-            *frames["raw_business__residential_colleges"]["residential_college_id"],
-        ]
-        first = SIMULATED_END - timedelta(days=400)
-        frames |= calendar_frames(first, as_of.date() + timedelta(days=400), units)
         for name, frame in frames.items():
+            replace_table(conn, name, frame)
+        first, last = calendar_range(conn, as_of)
+        for name, frame in calendar_frames(first, last, calendar_departments(conn)).items():
             replace_table(conn, name, frame)
         run_models(conn, as_of=as_of)
         publish(

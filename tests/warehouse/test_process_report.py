@@ -21,7 +21,7 @@ from tests.workflow_core.importing.conftest import real_log
 from tongban.cli import main
 from warehouse.modeling import run_models
 from warehouse.process_report import UnknownProcessError, process_report
-from warehouse.raw import RAW_EVENTS_COLUMNS, append_events, ensure_raw_events, events_cursor
+from warehouse.raw import RAW_EVENTS_SCHEMA, append_events, ensure_raw_events, events_cursor
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AS_OF = datetime(2026, 3, 2, 2, 0)
@@ -159,26 +159,7 @@ def event(
 
 
 def frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    schema: dict[str, Any] = {
-        "event_id": pl.Int64,
-        "stream_id": pl.String,
-        "stream_version": pl.Int32,
-        "stream_type": pl.String,
-        "occurred_at": pl.Datetime("us"),
-        "recorded_at": pl.Datetime("us"),
-        "event_type": pl.String,
-        "process_key": pl.String,
-        "process_version": pl.Int32,
-        "node_key": pl.String,
-        "task_id": pl.String,
-        "actor_id": pl.String,
-        "actor_role": pl.String,
-        "department_id": pl.String,
-        "schema_version": pl.Int32,
-        "payload": pl.String,
-    }
-    assert list(schema) == list(RAW_EVENTS_COLUMNS)
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=RAW_EVENTS_SCHEMA)
 
 
 CR = "counsellor_review"

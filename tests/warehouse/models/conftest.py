@@ -51,7 +51,7 @@ from sqlalchemy.pool import StaticPool
 from pipelines.extract import catalog_frames, read_business_tables
 from warehouse.academic_calendar import calendar_frames
 from warehouse.modeling import run_models
-from warehouse.raw import RAW_EVENTS_COLUMNS, append_events, ensure_raw_events, replace_table
+from warehouse.raw import RAW_EVENTS_SCHEMA, append_events, ensure_raw_events, replace_table
 from workflow_core.catalog.loader import default_catalog
 from workflow_core.directory import schema as biz
 from workflow_core.domain.events import (
@@ -92,25 +92,7 @@ CALENDAR_DEPARTMENTS = (
     "student_affairs",
 )
 
-EVENT_SCHEMA: dict[str, Any] = {
-    "event_id": pl.Int64,
-    "stream_id": pl.String,
-    "stream_version": pl.Int32,
-    "stream_type": pl.String,
-    "occurred_at": pl.Datetime("us"),
-    "recorded_at": pl.Datetime("us"),
-    "event_type": pl.String,
-    "process_key": pl.String,
-    "process_version": pl.Int32,
-    "node_key": pl.String,
-    "task_id": pl.String,
-    "actor_id": pl.String,
-    "actor_role": pl.String,
-    "department_id": pl.String,
-    "schema_version": pl.Int32,
-    "payload": pl.String,
-}
-assert list(EVENT_SCHEMA) == list(RAW_EVENTS_COLUMNS)
+EVENT_SCHEMA = RAW_EVENTS_SCHEMA
 
 
 @dataclass
