@@ -24,6 +24,17 @@ class Settings:
     # left out, they default to `home / "warehouse"` and `home / "dagster"`.
     warehouse_dir: Path = _UNSET
     dagster_home: Path = _UNSET
+    # The dashboards (`tongban serve`): `header` trusts X-Remote-User from the SSO proxy; `dev`
+    # offers the personas to pick from and is refused unless `demo` is on.
+    auth: str = "header"
+    demo: bool = False
+    # Signs the dashboards' session cookie; None: `tongban serve` keeps one in `home`, so that
+    # every gunicorn worker (and a restart) accepts the same sessions.
+    secret_key: str | None = None
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8050
+    # The workflow HTTP API, which the dashboards call for actions such as 催办 (remind).
+    api_url: str = "http://127.0.0.1:8000"
 
     def __post_init__(self) -> None:
         if self.warehouse_dir == _UNSET:
@@ -35,6 +46,10 @@ class Settings:
     def personas_path(self) -> Path:
         return self.home / "personas.json"
 
+    @property
+    def secret_key_path(self) -> Path:
+        return self.home / "dashboard-secret-key"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -44,6 +59,7 @@ class Settings:
         catalog = env.get("TONGBAN_CATALOG_DIR")
         warehouse = env.get("TONGBAN_WAREHOUSE_DIR")
         dagster_home = env.get("DAGSTER_HOME")
+        port = env.get("TONGBAN_DASHBOARD_PORT")
         return cls(
             home=home,
             db_url=db_url,
@@ -51,4 +67,14 @@ class Settings:
             catalog_dir=Path(catalog).resolve() if catalog else None,
             warehouse_dir=Path(warehouse).resolve() if warehouse else home / "warehouse",
             dagster_home=Path(dagster_home).resolve() if dagster_home else home / "dagster",
+            auth=(env.get("TONGBAN_AUTH") or "header").strip().lower(),
+            demo=_flag(env.get("TONGBAN_DEMO")),
+            secret_key=env.get("TONGBAN_SECRET_KEY") or None,
+            dashboard_host=env.get("TONGBAN_DASHBOARD_HOST") or "127.0.0.1",
+            dashboard_port=int(port) if port else 8050,
+            api_url=(env.get("TONGBAN_API_URL") or "http://127.0.0.1:8000").rstrip("/"),
         )
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
