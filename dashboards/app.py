@@ -50,7 +50,7 @@ def create_app(config: DashboardConfig) -> dash.Dash:
         serve_locally=True,
         suppress_callback_exceptions=True,
         title="通办 · 服务大厅数据",
-        update_title=None,
+        update_title="",
         index_string=INDEX,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )

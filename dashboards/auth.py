@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import flask
 from dash import html
+from dash.development.base_component import Component
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
@@ -162,7 +163,7 @@ def login_content(lang: str) -> html.Div:
     """The sign-in page: the personas to pick from (dev) or where to sign in (header)."""
     state = app_state()
     user = signed_in_user()
-    children: list[object] = [html.H1(t("login.title", lang))]
+    children: list[Component] = [html.H1(t("login.title", lang))]
     if user is not None:
         children.append(html.P(t("login.signed_in_as", lang, name=user), className="tb-note"))
     if state.config.auth != "dev":
@@ -173,7 +174,7 @@ def login_content(lang: str) -> html.Div:
         children.append(html.P(t("login.no_personas", lang), className="tb-warning"))
         return html.Div(children, className="tb-login")
     children.append(html.P(t("login.pick_persona", lang)))
-    by_role: dict[str, list[object]] = {}
+    by_role: dict[str, list[Component]] = {}
     for persona in personas:
         by_role.setdefault(persona.role, []).append(
             html.Li(

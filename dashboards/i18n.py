@@ -129,4 +129,7 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
 
 def language(value: object) -> Language:
     """`value` when it names a supported language, else the default (never trusts input)."""
-    return value if value in LANGUAGES else DEFAULT_LANGUAGE  # type: ignore[return-value]
+    for code in LANGUAGES:
+        if value == code:
+            return code
+    return DEFAULT_LANGUAGE

@@ -28,6 +28,9 @@ from workflow_core.service import WorkflowService
 from workflow_core.store.db import make_engine
 from workflow_core.store.migrate import upgrade
 
+# The published small university (session-scoped, built once) for the warehouse and dashboards.
+pytest_plugins = ["tests.warehouse.university"]
+
 # The generated university's histories run around this day; tests act "now" on it.
 AS_OF = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai, a Monday in term
