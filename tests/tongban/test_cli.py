@@ -34,6 +34,29 @@ def test_settings_default_under_home_and_yield_to_the_environment(tmp_path: Path
     assert custom.db_url == "postgresql://db/events"
 
 
+def test_dashboard_settings_default_to_sso_headers_on_localhost(tmp_path: Path) -> None:
+    settings = Settings.from_env({"TONGBAN_HOME": str(tmp_path)})
+    assert (settings.auth, settings.demo, settings.secret_key) == ("header", False, None)
+    assert (settings.dashboard_host, settings.dashboard_port) == ("127.0.0.1", 8050)
+    assert settings.api_url == "http://127.0.0.1:8000"
+    assert settings.secret_key_path == tmp_path / "dashboard-secret-key"
+    demo = Settings.from_env(
+        {
+            "TONGBAN_HOME": str(tmp_path),
+            "TONGBAN_AUTH": "Dev",
+            "TONGBAN_DEMO": "1",
+            "TONGBAN_SECRET_KEY": "s3cret",
+            "TONGBAN_DASHBOARD_HOST": "0.0.0.0",
+            "TONGBAN_DASHBOARD_PORT": "9050",
+            "TONGBAN_API_URL": "http://api:8000/",
+        }
+    )
+    assert (demo.auth, demo.demo, demo.secret_key) == ("dev", True, "s3cret")
+    assert (demo.dashboard_host, demo.dashboard_port) == ("0.0.0.0", 9050)
+    assert demo.api_url == "http://api:8000"
+    assert not Settings.from_env({"TONGBAN_HOME": str(tmp_path), "TONGBAN_DEMO": "0"}).demo
+
+
 def test_init_small_creates_both_databases_and_personas_and_can_run_again(tmp_path: Path) -> None:
     first = run(["init", "--size", "small", "--as-of", "2026-03-02"], tmp_path)
     assert first.returncode == 0, first.stderr
