@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Final
+from datetime import date
+from typing import Final
 
 import flask
 from werkzeug.exceptions import Unauthorized
@@ -58,7 +59,7 @@ class AppState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warehouse: Warehouse | None = None
     # Scopes of one (snapshot, day) at a time: a new snapshot drops every older scope at once.
-    _scopes_key: tuple[int, Any] | None = None
+    _scopes_key: tuple[int, date] | None = None
     _scopes: dict[str, Scope] = field(default_factory=dict)
 
     def warehouse(self) -> Warehouse:
