@@ -120,6 +120,23 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
 }
 
 
+def register_messages(prefix: str, messages: Mapping[str, Mapping[str, str]]) -> None:
+    """Add a page's own messages to `MESSAGES`, every key under `prefix` (e.g. "registration.").
+
+    Dash executes a page module again for every app it makes (tests make many), so the same
+    text may be registered twice; a key redefined with other text, or outside `prefix`, raises.
+    """
+    for key, texts in messages.items():
+        if not key.startswith(prefix):
+            raise ValueError(f"message {key!r} is outside its page's prefix {prefix!r}")
+        if DEFAULT_LANGUAGE not in texts:
+            raise ValueError(f"message {key!r} has no Chinese text")
+        existing = MESSAGES.get(key)
+        if existing is not None and existing != dict(texts):
+            raise ValueError(f"message {key!r} is already defined with other text")
+        MESSAGES[key] = dict(texts)
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """The text of `key` in `lang` (Chinese when `lang` is unknown), with `values` filled in."""
     entry = MESSAGES[key]
