@@ -13,6 +13,8 @@ API_HOST ?= 127.0.0.1
 API_PORT ?= 8000
 DAGSTER_HOST ?= 127.0.0.1
 DAGSTER_PORT ?= 3000
+DASHBOARD_HOST ?= 127.0.0.1
+DASHBOARD_PORT ?= 8050
 # The Dagster instance lives beside the data (tongban.settings reads the same variable);
 # `tongban build` creates it from pipelines/dagster.yaml when missing.
 export DAGSTER_HOME ?= $(abspath $(or $(TONGBAN_HOME),var))/dagster
@@ -21,13 +23,14 @@ export DAGSTER_HOME ?= $(abspath $(or $(TONGBAN_HOME),var))/dagster
 TONGBAN := .venv/bin/tongban
 DAGSTER := .venv/bin/dagster
 
-.PHONY: help install demo test lint typecheck clean
+.PHONY: help install browser demo test lint typecheck clean
 
 help:
 	@echo "make demo   generate a university ($(DEMO_SIZE)), simulate its last $(DEMO_DAYS) days, serve the"
 	@echo "            workflow API on $(API_HOST):$(API_PORT) with live traffic ($(LIVE_RATE) commands/s),"
-	@echo "            the warehouse kept current by Dagster (UI on $(DAGSTER_HOST):$(DAGSTER_PORT))"
-	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "            the warehouse kept current by Dagster (UI on $(DAGSTER_HOST):$(DAGSTER_PORT)),"
+	@echo "            the dashboards on http://$(DASHBOARD_HOST):$(DASHBOARD_PORT) (pick a persona)"
+	@echo "make test   lint, type-check and run the whole test suite (installs chromium if absent)"
 
 .venv/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -37,24 +40,43 @@ help:
 
 install: .venv/.synced
 
+# The browser tests drive Debian's chromium through Playwright (`playwright install` would
+# download a browser the closed network cannot reach), so a fresh machine gets it from apt.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+		&& $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			chromium chromium-driver; \
+	}
+
 # The history is simulated once per store (`--once`); run `tongban init --force` to start over.
 # The warehouse is built once (from scratch when an update fails, e.g. a model's SQL changed
 # since the last demo), then `dagster dev` (UI and daemon, whose sensor updates the
 # warehouse as live events arrive) runs in a session of its own: it ignores signals when
 # started with `&`, so the trap stops its whole group, by force if it lingers.
-# The API's and Dagster's logs go to files, so that the terminal shows the live traffic.
+# The dashboards (`tongban serve`, gunicorn) offer the personas to sign in as (dev
+# authentication, demo mode only) and call this API for 催办.
+# The API's, Dagster's and the dashboards' logs go to files, so that the terminal shows the
+# live traffic.
 demo: install
 	$(TONGBAN) init --size $(DEMO_SIZE)
 	$(TONGBAN) simulate --size $(DEMO_SIZE) --days $(DEMO_DAYS) --once
 	$(TONGBAN) build || { echo "rebuilding the warehouse from scratch"; $(TONGBAN) build --full; }
 	@home="$${TONGBAN_HOME:-var}"; log="$$home/api.log"; dlog="$$home/dagster.log"; \
+	wlog="$$home/dashboards.log"; \
 	echo "API log: $$log"; \
 	echo "Dagster UI: http://$(DAGSTER_HOST):$(DAGSTER_PORT) (log: $$dlog)"; \
+	echo "Dashboards: http://$(DASHBOARD_HOST):$(DASHBOARD_PORT) (log: $$wlog)"; \
 	$(TONGBAN) api --host $(API_HOST) --port $(API_PORT) >>"$$log" 2>&1 & api=$$!; \
 	setsid $(DAGSTER) dev -w workspace.yaml -h $(DAGSTER_HOST) -p $(DAGSTER_PORT) \
 		>>"$$dlog" 2>&1 & dagster=$$!; \
+	TONGBAN_AUTH=dev TONGBAN_DEMO=1 TONGBAN_API_URL=http://$(API_HOST):$(API_PORT) \
+		$(TONGBAN) serve --host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT) \
+		>>"$$wlog" 2>&1 & web=$$!; \
 	stop() { \
-		kill $$api 2>/dev/null; kill -TERM -- -$$dagster 2>/dev/null; \
+		kill $$api $$web 2>/dev/null; kill -TERM -- -$$dagster 2>/dev/null; \
 		for _ in $$(seq 40); do kill -0 -- -$$dagster 2>/dev/null || break; sleep 0.25; done; \
 		kill -KILL -- -$$dagster 2>/dev/null; wait; \
 	}; \
@@ -71,7 +93,7 @@ lint: install
 typecheck: install
 	$(RUN) mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(RUN) pytest
 
 clean:

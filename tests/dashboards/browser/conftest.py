@@ -1,0 +1,225 @@
+"""The browser suite's fixtures: one `tongban serve` (dev sign-in, demo mode) over a copy of the
+published small university, one headless Debian chromium driven by Playwright, and per test a
+fresh browser context whose console is watched.
+
+The server reads a copy so that the live test may add events and publish snapshots without
+touching the university the other dashboards and warehouse tests share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from tests.warehouse.university import BuiltUniversity
+from warehouse.paths import WarehousePaths
+from warehouse.reader import Warehouse
+
+ROOT: Final = Path(__file__).resolve().parents[3]
+CHROMIUM: Final = Path("/usr/bin/chromium")
+SCREENSHOTS: Final = ROOT / "var" / "screenshots"
+TONGBAN: Final = str(Path(sys.executable).with_name("tongban"))
+SECRET: Final = "the browser suite's session key"
+# Chromium must not reach for Google's services (the network is closed; it would keep trying).
+CHROMIUM_ARGS: Final = ["--disable-background-networking", "--no-sandbox", "--disable-gpu"]
+# The shell polls for a new snapshot every 5 s; a page gets a few polls to show one.
+PAGE_TIMEOUT_MS: Final = 20_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """This process's environment without any TONGBAN_/DAGSTER_ setting, homed at `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TONGBAN_", "DAGSTER_"))}
+    env["TONGBAN_HOME"] = str(home)
+    env["DAGSTER_HOME"] = str(home / "dagster")
+    return env
+
+
+@dataclass(frozen=True)
+class Served:
+    """The running dashboards: their URL, the home they read, and the API port reserved for
+    the live test (the dashboards are configured to call it for 催办)."""
+
+    base: str
+    home: Path
+    api_port: int
+    personas: dict[str, list[dict[str, Any]]]
+
+    @property
+    def paths(self) -> WarehousePaths:
+        return WarehousePaths(self.home / "warehouse")
+
+    def persona(self, role: str, index: int = 0) -> dict[str, Any]:
+        return self.personas[role][index]
+
+
+@pytest.fixture(scope="session")
+def served(
+    small_university: BuiltUniversity, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    home = tmp_path_factory.mktemp("served-university")
+    shutil.copytree(small_university.home, home, dirs_exist_ok=True)
+    port, api_port = free_port(), free_port()
+    env = clean_env(home)
+    env.update(
+        TONGBAN_AUTH="dev",
+        TONGBAN_DEMO="1",
+        TONGBAN_SECRET_KEY=SECRET,
+        TONGBAN_API_URL=f"http://127.0.0.1:{api_port}",
+    )
+    log_path = home / "dashboards.log"
+    log = log_path.open("w")
+    # One worker: the suite is one user at a time, and the CPUs are shared.
+    proc = subprocess.Popen(
+        [TONGBAN, "serve", "--port", str(port), "--workers", "1", "--threads", "8"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"tongban serve exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{base}/login", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"tongban serve never answered:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        personas = json.loads((home / "personas.json").read_text(encoding="utf-8"))["personas"]
+        yield Served(base, home, api_port, personas)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def served_warehouse(served: Served) -> Iterator[Warehouse]:
+    """A reader of what the server reads (the copy, including snapshots the live test adds)."""
+    reader = Warehouse(served.paths)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"the browser tests need Debian's chromium at {CHROMIUM}: run `make browser` "
+            "(`make test` installs it)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class Console:
+    """What the pages said on the console (errors and warnings) and any uncaught exception."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def on_message(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            where = message.location.get("url", "")
+            self.messages.append(f"{message.type}: {message.text} ({where})")
+
+    def on_error(self, error: Exception) -> None:
+        self.messages.append(f"uncaught: {error}")
+
+    def assert_clean(self, where: str) -> None:
+        found, self.messages = self.messages, []
+        assert not found, f"the console on {where} is not clean:\n" + "\n".join(found)
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def context(browser: Browser, served: Served, console: Console) -> Iterator[BrowserContext]:
+    """A fresh browser context (no cookies) in Shanghai time; fails the test on console noise."""
+    made = browser.new_context(
+        base_url=served.base,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 1366, "height": 900},
+        accept_downloads=True,
+    )
+    made.set_default_timeout(PAGE_TIMEOUT_MS)
+    made.on("console", console.on_message)
+    made.on("weberror", lambda error: console.on_error(error.error))
+    try:
+        yield made
+        console.assert_clean("the last page")
+    finally:
+        made.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def screenshot(page: Page, persona: str, name: str) -> Path:
+    """Save the whole page as `var/screenshots/<persona>-<name>.png`."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{persona}-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until Dash has no callback in flight (it marks the document while one runs)."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-dash-is-loading=\"true\"]')",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+
+
+def sign_in(page: Page, user_id: str) -> None:
+    """Sign in through the dev persona page, as a person would: open it and click the name."""
+    page.goto("/login")
+    # A person with two roles is listed under each; either button signs the same person in.
+    page.locator(f'button.tb-persona[value="{user_id}"]').first.click()
+    page.wait_for_url("**/")
+    page.locator(".tb-main > *").first.wait_for()
+    wait_idle(page)
