@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import dash
 import duckdb
@@ -238,9 +237,12 @@ register_messages(
 # --- validation -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Selection:
-    """A request's inputs once checked against the scope; `allowed` False answers nothing."""
+class Selection(NamedTuple):
+    """A request's inputs once checked against the scope; `allowed` False answers nothing.
+
+    (A NamedTuple, not a dataclass: Dash executes page modules before they are in sys.modules,
+    where dataclasses look their annotations up.)
+    """
 
     allowed: bool
     campaign_id: str | None = None
