@@ -138,17 +138,31 @@ def weekly_trend(
     frame: pl.DataFrame, lang: str, clock: Clock, kind: Literal["service", "department"]
 ) -> go.Figure:
     """Volume per week (bars) and median/p90 turnaround in hours (lines); small weeks have no
-    line point. `frame` holds one service's (or one department's) weekly rows."""
+    line point. With several services (departments) in `frame`, the summed volume alone."""
     if frame.is_empty():
         return no_data_figure(lang, height=320)
-    weeks = frame.sort("period_start")
     if kind == "service":
-        volume, volume_label = "submitted", t("turnaround.figure.volume", lang)
+        series, volume, volume_label = (
+            "process_key",
+            "submitted",
+            t("turnaround.figure.volume", lang),
+        )
         median, p90 = clocked("turnaround_median_s", clock), clocked("turnaround_p90_s", clock)
     else:
-        volume, volume_label = "decided", t("turnaround.figure.decided", lang)
+        series, volume, volume_label = (
+            "department_id",
+            "decided",
+            t("turnaround.figure.decided", lang),
+        )
         median, p90 = clocked("duration_median_s", clock), clocked("duration_p90_s", clock)
-    small = weeks["is_small_sample"].to_list()
+    # Medians of several services (or departments) do not combine: their weeks show the
+    # summed volume only.
+    combined = frame[series].n_unique() > 1
+    weeks = (
+        frame.group_by("period_start").agg(pl.col(volume).sum()).sort("period_start")
+        if combined
+        else frame.sort("period_start")
+    )
     x = [day.isoformat() for day in weeks["period_start"].to_list()]
     figure = go.Figure()
     figure.add_trace(
@@ -161,7 +175,9 @@ def weekly_trend(
             hovertemplate="%{x}: %{y}<extra></extra>",
         )
     )
-    for column, key, dash_style in ((median, "median", "solid"), (p90, "p90", "dot")):
+    lines = () if combined else ((median, "median", "solid"), (p90, "p90", "dot"))
+    small = [] if combined else weeks["is_small_sample"].to_list()
+    for column, key, dash_style in lines:
         seconds = [_shown(v, s) for v, s in zip(weeks[column].to_list(), small, strict=True)]
         figure.add_trace(
             go.Scatter(
