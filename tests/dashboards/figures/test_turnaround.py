@@ -1,0 +1,226 @@
+"""Turnaround figures on hand-made frames: the frame's numbers, small cells suppressed."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from dashboards.figures.turnaround import (
+    ageing_bars,
+    clocked,
+    department_rows,
+    node_wait_handling,
+    p90_over_sla,
+    ranking_rows,
+    service_rows,
+    signal_rows,
+    weekly_trend,
+)
+from dashboards.formatting import SUPPRESSED
+
+HOUR = 3600.0
+
+
+def weekly_services() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "process_key": ["vpn", "vpn", "vpn"],
+            "period_start": [date(2026, 9, 7), date(2026, 9, 14), date(2026, 9, 21)],
+            "submitted": [12, 3, 9],
+            "turnaround_median_s": [5 * HOUR, 1 * HOUR, 7 * HOUR],
+            "turnaround_p90_s": [20 * HOUR, 2 * HOUR, 30 * HOUR],
+            "turnaround_working_median_s": [2 * HOUR, 0.5 * HOUR, 3 * HOUR],
+            "turnaround_working_p90_s": [8 * HOUR, 1 * HOUR, 9 * HOUR],
+            "is_small_sample": [False, True, False],
+        }
+    )
+
+
+def test_weekly_trend_draws_the_frames_volume_and_leaves_small_weeks_out() -> None:
+    figure = weekly_trend(weekly_services(), "zh", "working", "service")
+    bars, median, p90 = figure.data
+    assert list(bars.y) == [12, 3, 9]
+    assert list(median.y) == [2.0, None, 3.0]  # the small week has no point
+    assert list(p90.y) == [8.0, None, 9.0]
+    assert median.text[1] == SUPPRESSED
+    wall = weekly_trend(weekly_services(), "zh", "wall", "service")
+    assert list(wall.data[1].y) == [5.0, None, 7.0]
+
+
+def test_weekly_trend_of_several_services_sums_volume_and_draws_no_median() -> None:
+    frame = pl.concat(
+        [weekly_services(), weekly_services().with_columns(pl.lit("ip").alias("process_key"))]
+    )
+    figure = weekly_trend(frame, "zh", "working", "service")
+    assert len(figure.data) == 1
+    assert list(figure.data[0].y) == [24, 6, 18]
+
+
+def test_empty_frames_say_no_data_instead_of_empty_axes() -> None:
+    figure = weekly_trend(weekly_services().clear(), "zh", "working", "service")
+    assert not figure.data
+    assert figure.layout.annotations[0].text == "暂无数据"
+    assert figure.layout.xaxis.visible is False
+    english = ageing_bars(pl.DataFrame(), "en", {})
+    assert english.layout.annotations[0].text == "No data"
+
+
+def nodes_frame() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "process_key": ["vpn", "vpn", "vpn"],
+            "node_key": ["review", "review", "grant"],
+            "department_id": ["CS", "ECON", "it_center"],
+            "step": [0, 0, 1],
+            "node_name_zh": ["审核", "审核", "开通"],
+            "node_name_en": ["Review", "Review", "Grant"],
+            "department_name_zh": ["计算机学院", "经济学院", "网络与信息中心"],
+            "decided": [40, 3, 60],
+            "breaches": [4, 1, 30],
+            "sla_hours": [8.0, 8.0, 16.0],
+            "wait_median_s": [HOUR, HOUR, 2 * HOUR],
+            "handling_median_s": [HOUR / 2, HOUR, HOUR],
+            "wait_working_median_s": [HOUR / 4, HOUR, HOUR],
+            "handling_working_median_s": [HOUR / 4, HOUR, HOUR / 2],
+            "duration_working_p90_s": [4 * HOUR, 9 * HOUR, 32 * HOUR],
+            "is_small_sample": [False, True, False],
+        }
+    )
+
+
+def test_node_bars_stack_wait_and_handling_and_suppress_small_nodes() -> None:
+    figure = node_wait_handling(nodes_frame(), "zh", "working")
+    wait, handling = figure.data
+    assert list(wait.x) == [0.25, None, 1.0]
+    assert list(handling.x) == [0.25, None, 0.5]
+    assert "样本不足" in wait.y[1] and "n=3" in wait.y[1]
+    assert figure.layout.barmode == "stack"
+
+
+def test_ageing_bars_count_open_tasks_green_yellow_red() -> None:
+    frame = pl.DataFrame(
+        {
+            "department_id": ["CS", "CS", "ECON", "ECON", "ECON"],
+            "node_key": ["a", "b", "a", "a", "b"],
+            "ageing_status": ["on_track", "on_track", "overdue", "due_soon", "overdue"],
+            "open_tasks": [3, 2, 1, 4, 2],
+        }
+    )
+    figure = ageing_bars(frame, "zh", {"CS": "计算机学院", "ECON": "经济学院"})
+    traces = {trace.name: trace for trace in figure.data}
+    assert list(traces["正常"].y) == ["经济学院", "计算机学院"]  # most overdue first
+    assert list(traces["正常"].x) == [0, 5]
+    assert list(traces["临期"].x) == [4, 0]
+    assert list(traces["超期"].x) == [3, 0]
+    assert traces["超期"].marker.color == "#c53030"
+    assert traces["正常"].marker.color == "#2f855a"
+
+
+def test_service_rows_suppress_small_services_but_keep_their_size() -> None:
+    services = pl.DataFrame(
+        {
+            "process_key": ["vpn", "ip"],
+            "process_name_zh": ["网络VPN申请", "固定IP办理"],
+            "process_name_en": ["VPN", "Static IP"],
+            "submitted": [120, 4],
+            "finished": [100, 3],
+            "completion_rate": [0.9, 0.75],
+            "turnaround_median_s": [3 * HOUR, HOUR],
+            "turnaround_p90_s": [26 * HOUR, HOUR],
+            "turnaround_working_median_s": [2 * HOUR, HOUR],
+            "turnaround_working_p90_s": [9 * HOUR, HOUR],
+            "is_small_sample": [False, True],
+        }
+    )
+    rows = service_rows(services, nodes_frame(), "zh", "working")
+    vpn, ip = rows
+    assert vpn["submitted"] == "120" and vpn["completion_rate"] == "90.0%"
+    assert vpn["median"] == "2小时" and vpn["p90"] == "9小时"
+    # On time: (103 decided − 35 breached) / 103 decided, from the nodes.
+    assert vpn["on_time_rate"] == f"{68 / 103 * 100:.1f}%" and vpn["breaches"] == "35"
+    assert ip["submitted"] == "4" and ip["finished"] == "3"
+    for key in ("completion_rate", "median", "p90", "on_time_rate", "breaches"):
+        assert ip[key] == SUPPRESSED, key
+    assert ip["small"] == "样本不足"
+
+
+def departments_frame() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "department_id": ["CS", "ECON", "it_center", "RC-BOYA", "FL"],
+            "department_name_zh": ["计算机学院", "经济学院", "网络与信息中心", "博雅书院", "外语"],
+            "department_name_en": ["CS", "Economics", "IT center", "Boya", "FL"],
+            "decided": [40, 3, 60, 2, 50],
+            "instances": [30, 3, 55, 2, 44],
+            "duration_median_s": [HOUR, HOUR, HOUR, HOUR, HOUR],
+            "duration_p90_s": [HOUR, HOUR, HOUR, HOUR, HOUR],
+            "duration_working_median_s": [HOUR, HOUR, HOUR, HOUR, HOUR],
+            "duration_working_p90_s": [HOUR, HOUR, HOUR, HOUR, HOUR],
+            "sla_ratio_median": [0.2, 0.1, 0.9, 0.1, 0.3],
+            "on_time_rate": [0.9, 1.0, 0.5, 1.0, 0.9],
+            "breaches": [4, 0, 30, 0, 5],
+            "returned": [1, 0, 2, 0, 0],
+            "is_small_sample": [False, True, False, True, False],
+        }
+    )
+
+
+def test_the_ranking_is_sla_relative_and_leaves_small_departments_unranked() -> None:
+    nodes = nodes_frame().vstack(
+        nodes_frame()
+        .head(1)
+        .with_columns(
+            pl.lit("FL").alias("department_id"),
+            pl.lit(50, dtype=pl.Int64).alias("decided"),
+            pl.lit(2 * HOUR).alias("duration_working_p90_s"),
+        )
+    )
+    ratios = p90_over_sla(nodes)
+    assert ratios["CS"] == pytest.approx(0.5)  # 4 h p90 against an 8 h SLA
+    assert ratios["FL"] == pytest.approx(0.25)
+    rows = ranking_rows(departments_frame(), nodes, "zh", {"CS": "计算机学院"})
+    assert [(r["rank"], r["department_id"]) for r in rows] == [
+        ("1", "FL"),  # same on-time rate as CS, lower p90 over SLA
+        ("2", "CS"),
+        ("3", "it_center"),
+        (SUPPRESSED, "ECON"),  # a perfect on-time rate on 3 decisions ranks nobody first
+        (SUPPRESSED, "RC-BOYA"),
+    ]
+    assert rows[1]["p90_over_sla"] == "0.50×" and rows[1]["decided"] == "40"
+    econ = rows[3]
+    assert econ["decided"] == "3" and econ["small"] == "样本不足"
+    assert econ["on_time_rate"] == SUPPRESSED and econ["breaches"] == SUPPRESSED
+
+
+def test_department_rows_follow_the_clock_and_suppress_small_departments() -> None:
+    frame = departments_frame().with_columns(pl.lit(5 * HOUR).alias("duration_p90_s"))
+    names = {"CS": "计算机学院"}
+    working = {r["department_id"]: r for r in department_rows(frame, "zh", "working", names)}
+    wall = {r["department_id"]: r for r in department_rows(frame, "zh", "wall", names)}
+    assert working["CS"]["p90"] == "1小时" and wall["CS"]["p90"] == "5小时"
+    assert working["CS"]["department"] == "计算机学院"
+    assert working["ECON"]["p90"] == SUPPRESSED and working["ECON"]["decided"] == "3"
+    assert clocked("duration_p90_s", "working") == "duration_working_p90_s"
+
+
+def test_signal_rows_show_shares_and_suppress_small_approvers() -> None:
+    frame = pl.DataFrame(
+        {
+            "department_id": ["it_center", "it_center"],
+            "approver_id": ["S1", "S2"],
+            "approver_name": ["张三", "<b>李四</b>"],
+            "decisions": [100, 2],
+            "instant_approvals": [25, 2],
+            "after_hours_decisions": [10, 1],
+            "queue_depth": [7, 0],
+            "is_small_sample": [False, True],
+        }
+    )
+    big, small = signal_rows(frame, "zh", {"it_center": "网络与信息中心"})
+    assert big["who"] == "张三 · 网络与信息中心"
+    assert big["instant_share"] == "25.0%" and big["after_hours_share"] == "10.0%"
+    assert big["queue_depth"] == "7"
+    assert small["instant"] == small["instant_share"] == small["after_hours"] == SUPPRESSED
+    assert small["decisions"] == "2"
