@@ -1,0 +1,224 @@
+"""流程视图 on the small university: flows and cases per scope; case ids for leadership only."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+import dash
+import flask
+import pytest
+from plotly.utils import PlotlyJSONEncoder
+
+from dashboards.formatting import count
+from dashboards.session import SESSION_USER, current_scope, warehouse
+from dashboards.shell import SNAPSHOT_STORE
+from warehouse.read_api import processes
+from warehouse.scope import Scope
+
+CALLBACK = "/_dash-update-component"
+SERVICE = "enrollment_certificate"
+
+
+@contextmanager
+def signed_in(app: dash.Dash, user: str) -> Iterator[None]:
+    with app.server.test_request_context("/"):
+        flask.session[SESSION_USER] = user
+        yield
+
+
+def page(app: dash.Dash) -> ModuleType:
+    # Dash executes the page module anew for every app; this app's copy is the one in use.
+    assert app is not None
+    return importlib.import_module("dashboards.pages.process")
+
+
+def find(node: Any, component_id: str) -> Any:
+    if isinstance(node, list | tuple):
+        for child in node:
+            found = find(child, component_id)
+            if found is not None:
+                return found
+        return None
+    if getattr(node, "id", None) == component_id:
+        return node
+    children = getattr(node, "children", None)
+    return find(children, component_id) if children is not None else None
+
+
+def dumped(node: Any) -> str:
+    return json.dumps(node, cls=PlotlyJSONEncoder, ensure_ascii=False)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., dash.Dash]) -> dash.Dash:
+    return make_app(auth="header")
+
+
+def render(app: dash.Dash, user: str, service: object) -> list[Any]:
+    with signed_in(app, user):
+        result: list[Any] = page(app).render(1, service)
+    return result
+
+
+def department_head(app: dash.Dash, persona_ids: dict[str, list[str]]) -> tuple[str, Scope]:
+    for user in persona_ids["department_approver"]:
+        with signed_in(app, user):
+            scope = current_scope()
+        if not scope.university and scope.unit_ids:
+            return user, scope
+    raise AssertionError("the small university has no department-only approver persona")
+
+
+def test_leadership_sees_the_flow_the_critical_path_and_the_slowest_cases(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    leader = persona_ids["leadership"][0]
+    body = render(app, leader, SERVICE)
+    with signed_in(app, leader), warehouse().cursor() as cursor:
+        scope = current_scope()
+        handoffs = processes.handoffs(cursor, scope, SERVICE)
+        slowest = processes.slowest_cases(cursor, scope, SERVICE)
+        listed = processes.processes(cursor, scope).filter(process_key=SERVICE)
+    (sankey,) = find(body, page(app).SANKEY).figure.data
+    drawn = handoffs.filter(handoffs["handoffs"] >= scope.k)
+    assert list(sankey.link.value) == drawn["handoffs"].to_list()
+    assert sum(sankey.link.value) + handoffs.filter(handoffs["handoffs"] < scope.k)[
+        "handoffs"
+    ].sum() == (handoffs["handoffs"].sum())
+    summary = find(body, page(app).SUMMARY).children
+    assert count(listed["cases"][0]) in summary
+    table = find(body, page(app).SLOWEST_TABLE)
+    _, tbody = table.children.children
+    ids = [row.children[1].children for row in tbody.children]
+    assert ids == slowest["case_id"].to_list()
+    durations = find(body, page(app).DURATIONS).figure
+    assert list(durations.data[1].text) == slowest["case_id"].to_list()
+
+
+def test_parallel_groups_of_few_rounds_stay_suppressed(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    leader = persona_ids["leadership"][0]
+    body = render(app, leader, "activity_application")
+    with signed_in(app, leader), warehouse().cursor() as cursor:
+        scope = current_scope()
+        critical = processes.critical_path(cursor, scope, "activity_application")
+    assert critical.height > 0
+    (bars,) = find(body, page(app).CRITICAL).figure.data
+    expected = [
+        None if rounds < scope.k else round(share * 100, 1)
+        for rounds, share in critical.sort(
+            ["step", "times_last", "node_key"], descending=[False, True, False]
+        )
+        .select("rounds", "share_last")
+        .iter_rows()
+    ]
+    assert list(bars.x) == expected
+
+
+def test_a_service_without_parallel_groups_says_so(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    body = render(app, persona_ids["leadership"][0], SERVICE)
+    critical = find(body, page(app).CRITICAL).figure
+    assert not critical.data and "没有会签" in critical.layout.annotations[0].text
+
+
+def test_a_department_head_sees_flows_of_their_units_and_no_case_ids(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    head, scope = department_head(app, persona_ids)
+    with signed_in(app, head), warehouse().cursor() as cursor:
+        theirs = processes.processes(cursor, scope)
+    service = str(theirs.sort("cases", descending=True, nulls_last=True)["process_key"][0])
+    with signed_in(app, persona_ids["leadership"][0]), warehouse().cursor() as cursor:
+        slowest = processes.slowest_cases(cursor, current_scope(), service)
+    body = render(app, head, service)
+    with signed_in(app, head), warehouse().cursor() as cursor:
+        flows = processes.handoffs(cursor, scope, service)
+    (sankey,) = find(body, page(app).SANKEY).figure.data
+    assert (
+        list(sankey.link.value) == flows.filter(flows["handoffs"] >= scope.k)["handoffs"].to_list()
+    )
+    text = dumped(body)
+    for case_id in slowest["case_id"]:
+        assert case_id not in text
+    assert "仅对全校范围的角色显示" in find(body, page(app).SLOWEST_TABLE).children
+
+
+def test_keys_outside_the_scopes_list_are_refused(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    head, scope = department_head(app, persona_ids)
+    with signed_in(app, head), warehouse().cursor() as cursor:
+        theirs = set(processes.processes(cursor, scope)["process_key"])
+    outside = "enrollment_certificate" if "enrollment_certificate" not in theirs else "vpn"
+    for user, service in (
+        (head, outside),
+        (persona_ids["leadership"][0], "no_such_log"),
+        (persona_ids["leadership"][0], None),
+        (persona_ids["leadership"][0], {"process_key": SERVICE}),
+        (persona_ids["leadership"][0], "*"),
+    ):
+        body = render(app, user, service)
+        assert [part.id for part in body] == [page(app).NOTICE], service
+
+
+def body_request(service: object) -> dict[str, Any]:
+    return {
+        "output": "process-body.children",
+        "outputs": {"id": "process-body", "property": "children"},
+        "inputs": [
+            {"id": SNAPSHOT_STORE, "property": "data", "value": 1},
+            {"id": "process-service", "property": "value", "value": service},
+        ],
+        "changedPropIds": ["process-service.value"],
+        "state": [],
+    }
+
+
+def test_crafted_requests_from_class_roles_leak_no_flow_and_no_case(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    client = app.server.test_client()
+    leader = {"X-Remote-User": persona_ids["leadership"][0]}
+    full = client.post(CALLBACK, json=body_request(SERVICE), headers=leader).get_data(as_text=True)
+    assert "process-slowest-table" in full and "sankey" in full
+    with signed_in(app, persona_ids["leadership"][0]), warehouse().cursor() as cursor:
+        case_ids = processes.slowest_cases(cursor, current_scope(), SERVICE)["case_id"]
+    for role in ("class_monitor", "counsellor"):
+        header = {"X-Remote-User": persona_ids[role][0]}
+        answer = client.post(CALLBACK, json=body_request(SERVICE), headers=header)
+        assert answer.status_code == 200, role
+        children = answer.get_json()["response"]["process-body"]["children"]
+        assert [child["props"]["id"] for child in children] == ["process-notice"]
+        text = answer.get_data(as_text=True)
+        assert "sankey" not in text and not any(case in text for case in case_ids)
+
+
+def test_the_body_redraws_when_a_new_snapshot_lands(app: dash.Dash) -> None:
+    inputs = [
+        (item["id"], item["property"])
+        for key, spec in app.callback_map.items()
+        if key.startswith("process-body.")
+        for item in spec["inputs"]
+    ]
+    assert (SNAPSHOT_STORE, "data") in inputs
+
+
+def test_the_layout_offers_the_services_of_the_scope(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    head, scope = department_head(app, persona_ids)
+    with signed_in(app, head):
+        layout = page(app).layout()
+        with warehouse().cursor() as cursor:
+            theirs = processes.processes(cursor, scope)
+    dropdown = find(layout, page(app).SERVICE)
+    assert [option["value"] for option in dropdown.options] == theirs["process_key"].to_list()
+    assert dropdown.value in set(theirs["process_key"])
