@@ -15,7 +15,7 @@ import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from dashboards.formatting import SUPPRESSED, count, percent
-from dashboards.session import SESSION_USER, current_scope, warehouse
+from dashboards.session import SESSION_LANGUAGE, SESSION_USER, current_scope, warehouse
 from dashboards.shell import SNAPSHOT_STORE
 from warehouse.read_api import processes, turnaround
 from warehouse.scope import Scope
@@ -275,3 +275,24 @@ def test_a_period_without_weeks_says_no_data(
     )
     trend = find(body, page(app).TREND).figure
     assert not trend.data and trend.layout.annotations[0].text == "暂无数据"
+
+
+def test_the_layout_offers_the_scopes_services_and_speaks_english_when_asked(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    head, scope = department_head(app, persona_ids)
+    with signed_in(app, head):
+        layout = page(app).layout()
+        with warehouse().cursor() as cursor:
+            theirs = processes.processes(cursor, scope).filter(origin="native")
+    dropdown = find(layout, page(app).SERVICE)
+    assert [option["value"] for option in dropdown.options] == [
+        "*",
+        *theirs["process_key"].to_list(),
+    ]
+    with signed_in(app, head):
+        flask.session[SESSION_LANGUAGE] = "en"
+        english = page(app).render(1, "*", "wall", None, None)
+    text = dumped(english)
+    assert "Per department" in text and "Sample (decided)" in text
+    assert "各部门" not in text
