@@ -41,14 +41,15 @@ help:
 install: .venv/.synced
 
 # The browser tests drive Debian's chromium through Playwright (`playwright install` would
-# download a browser the closed network cannot reach), so a fresh machine gets it from apt.
+# download a browser the closed network cannot reach), so a fresh machine gets it from apt,
+# with a Chinese font: without one the pages (and their screenshots) show empty boxes.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+	@{ command -v chromium && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium, chromium-driver and a Chinese font for the browser tests"; \
 		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
 		&& $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-			chromium chromium-driver; \
+			chromium chromium-driver fonts-wqy-microhei; \
 	}
 
 # The history is simulated once per store (`--once`); run `tongban init --force` to start over.

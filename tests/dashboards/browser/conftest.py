@@ -20,13 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import duckdb
 import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from dashboards.config import shanghai_today
 from tests.warehouse.university import BuiltUniversity
 from warehouse.paths import WarehousePaths
+from warehouse.read_api import registration
 from warehouse.reader import Warehouse
+from warehouse.scope import Scope, resolve_scope
 
 ROOT: Final = Path(__file__).resolve().parents[3]
 CHROMIUM: Final = Path("/usr/bin/chromium")
@@ -67,8 +71,13 @@ class Served:
     def paths(self) -> WarehousePaths:
         return WarehousePaths(self.home / "warehouse")
 
-    def persona(self, role: str, index: int = 0) -> dict[str, Any]:
-        return self.personas[role][index]
+    def name(self, user_id: str) -> str:
+        return next(
+            str(person["name"])
+            for people in self.personas.values()
+            for person in people
+            if person["user_id"] == user_id
+        )
 
 
 @pytest.fixture(scope="session")
@@ -102,10 +111,11 @@ def served(
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"tongban serve exited:\n{log_path.read_text()[-3000:]}")
+            # The worker builds the app on its first request, which may take a while.
             try:
-                if requests.get(f"{base}/login", timeout=2).status_code == 200:
+                if requests.get(f"{base}/login", timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"tongban serve never answered:\n{log_path.read_text()[-3000:]}")
@@ -120,6 +130,39 @@ def served(
             os.killpg(proc.pid, 9)
             proc.wait()
         log.close()
+
+
+def _cast(served: Served) -> dict[str, str]:
+    """Role → the persona the suite signs in as: one holding that role alone where the file
+    offers one (the first 部门审批人 may also run campaigns), and a monitor whose class has
+    students still to register in the default campaign (the live test registers one)."""
+    reader = Warehouse(served.paths)
+    chosen: dict[str, str] = {}
+    try:
+        with reader.cursor() as cursor:
+            for role, people in served.personas.items():
+                ids = [str(person["user_id"]) for person in people]
+                scopes = {i: resolve_scope(cursor, i, shanghai_today()) for i in ids}
+                alone = [i for i in ids if scopes[i].roles == {role}] or ids
+                if role == "class_monitor":
+                    alone = [i for i in alone if _has_unregistered(cursor, scopes[i])]
+                    assert alone, "no monitor's class has students left to register"
+                chosen[role] = alone[0]
+    finally:
+        reader.close()
+    return chosen
+
+
+def _has_unregistered(cursor: duckdb.DuckDBPyConnection, scope: Scope) -> bool:
+    campaign = registration.current_campaign(cursor, scope)
+    if campaign is None:
+        return False
+    return registration.unregistered_students(cursor, scope, campaign).height > 0
+
+
+@pytest.fixture(scope="session")
+def cast(served: Served) -> dict[str, str]:
+    return _cast(served)
 
 
 @pytest.fixture
@@ -139,6 +182,11 @@ def browser() -> Iterator[Browser]:
             f"the browser tests need Debian's chromium at {CHROMIUM}: run `make browser` "
             "(`make test` installs it)"
         )
+    if not _has_chinese_font():
+        pytest.fail(
+            "no Chinese font: the pages and their screenshots would show empty boxes; "
+            "run `make browser` (`make test` installs one)"
+        )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -147,6 +195,16 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+def _has_chinese_font() -> bool:
+    try:
+        found = subprocess.run(
+            ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
+        ).stdout
+    except FileNotFoundError:
+        return False
+    return bool(found.strip())
 
 
 @dataclass

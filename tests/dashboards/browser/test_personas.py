@@ -50,12 +50,16 @@ def campus_day() -> date:
 
 @pytest.mark.parametrize("role", sorted(NAVIGATION))
 def test_a_persona_signs_in_and_opens_every_page_it_is_offered(
-    role: str, served: Served, served_warehouse: Warehouse, page: Page, console: Console
+    role: str,
+    served: Served,
+    cast: dict[str, str],
+    served_warehouse: Warehouse,
+    page: Page,
+    console: Console,
 ) -> None:
-    persona = served.persona(role)
-    user_id = persona["user_id"]
+    user_id = cast[role]
     sign_in(page, user_id)
-    expect(page.locator(".tb-user")).to_contain_text(persona["name"])
+    expect(page.locator(".tb-user")).to_contain_text(served.name(user_id))
 
     with served_warehouse.cursor() as cursor:
         scope = resolve_scope(cursor, user_id, campus_day())
@@ -91,12 +95,12 @@ def test_a_persona_signs_in_and_opens_every_page_it_is_offered(
 
 
 def test_a_student_without_a_role_sees_no_access(
-    served: Served, served_warehouse: Warehouse, page: Page, console: Console
+    cast: dict[str, str], served_warehouse: Warehouse, page: Page, console: Console
 ) -> None:
-    student = served.persona("student")
+    student = cast["student"]
     with served_warehouse.cursor() as cursor:
-        assert resolve_scope(cursor, student["user_id"], campus_day()).is_empty
-    sign_in(page, student["user_id"])
+        assert resolve_scope(cursor, student, campus_day()).is_empty
+    sign_in(page, student)
     expect(page.locator(".tb-no-access h1")).to_have_text("无访问权限")
     expect(page.locator("#shell-nav a")).to_have_count(0)
     expect(page.locator("#shell-status")).to_have_count(0)
@@ -113,9 +117,9 @@ def test_a_student_without_a_role_sees_no_access(
 
 @pytest.mark.parametrize("section", ["turnaround", "process"])
 def test_a_monitor_typing_a_page_address_outside_their_role_is_refused(
-    section: str, served: Served, page: Page, console: Console
+    section: str, cast: dict[str, str], page: Page, console: Console
 ) -> None:
-    sign_in(page, served.persona("class_monitor")["user_id"])
+    sign_in(page, cast["class_monitor"])
     page.goto(f"/{section}")
     wait_idle(page)
     # Until the page lands, Dash answers the address with its own "not found".
