@@ -171,7 +171,7 @@ def weekly_trend(
             y=weeks[volume].to_list(),
             name=volume_label,
             marker_color=VOLUME_COLOUR,
-            yaxis="y2",
+            yaxis="y" if combined else "y2",
             hovertemplate="%{x}: %{y}<extra></extra>",
         )
     )
@@ -192,6 +192,12 @@ def weekly_trend(
             )
         )
     _layout(figure, height=320)
+    if combined:
+        figure.update_layout(
+            xaxis={"title": t("turnaround.figure.week", lang), "type": "category"},
+            yaxis={"title": volume_label, "rangemode": "tozero"},
+        )
+        return figure
     figure.update_layout(
         xaxis={"title": t("turnaround.figure.week", lang), "type": "category"},
         yaxis={"title": t("turnaround.figure.hours", lang), "rangemode": "tozero"},

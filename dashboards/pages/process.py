@@ -48,6 +48,9 @@ CRITICAL: Final = "process-critical"
 DURATIONS: Final = "process-durations"
 SLOWEST_TABLE: Final = "process-slowest-table"
 SLOWEST_COLUMNS: Final = ("rank", "case_id", "started_at", "ended_at", "events", "duration")
+# The shared stylesheet has no table rules yet; these keep the table legible until it does.
+TABLE_STYLE: Final = {"borderCollapse": "collapse", "fontSize": "0.9rem"}
+CELL_STYLE: Final = {"padding": "0.3rem 0.6rem", "borderBottom": "1px solid #d9e2ec"}
 
 register_messages(
     "process.",
@@ -152,9 +155,17 @@ def table(
 ) -> html.Div:
     if not rows:
         return html.Div(html.P(t("process.no_data", lang), className="tb-note"), id=table_id)
-    head = html.Thead(html.Tr([html.Th(t(f"process.col.{key}", lang)) for key in columns]))
-    body_rows = html.Tbody([html.Tr([html.Td(row[key]) for key in columns]) for row in rows])
-    return html.Div(html.Table([head, body_rows], className="tb-table"), id=table_id)
+    head = html.Thead(
+        html.Tr([html.Th(t(f"process.col.{key}", lang), style=CELL_STYLE) for key in columns])
+    )
+    body_rows = html.Tbody(
+        [html.Tr([html.Td(row[key], style=CELL_STYLE) for key in columns]) for row in rows]
+    )
+    return html.Div(
+        html.Table([head, body_rows], className="tb-table", style=TABLE_STYLE),
+        id=table_id,
+        style={"overflowX": "auto"},
+    )
 
 
 def section(title_key: str, lang: str, *children: Any, notes: Sequence[str] = ()) -> html.Section:

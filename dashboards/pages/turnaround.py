@@ -66,6 +66,11 @@ ALL_SERVICES: Final = "*"
 FIRST_DAY: Final = date(2000, 1, 1)
 LAST_DAY: Final = date(2100, 12, 31)
 _ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The shared stylesheet has no table rules yet; these keep the figures legible until it does.
+TABLE_STYLE: Final = {"borderCollapse": "collapse", "width": "100%", "fontSize": "0.9rem"}
+CELL_STYLE: Final = {"padding": "0.3rem 0.6rem", "borderBottom": "1px solid #d9e2ec"}
+NUMBER_STYLE: Final = {**CELL_STYLE, "textAlign": "right", "whiteSpace": "nowrap"}
+TEXT_COLUMNS: Final = frozenset({"service", "department", "who", "small"})
 
 register_messages(
     "turnaround.",
@@ -278,17 +283,32 @@ def table(
         return html.Div(
             html.P(t("turnaround.figure.no_data", lang), className="tb-note"), id=table_id
         )
-    head = html.Thead(html.Tr([html.Th(t(f"turnaround.col.{key}", lang)) for key in columns]))
+    styles = [CELL_STYLE if key in TEXT_COLUMNS else NUMBER_STYLE for key in columns]
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th(t(f"turnaround.col.{key}", lang), style=style)
+                for key, style in zip(columns, styles, strict=True)
+            ]
+        )
+    )
     body = html.Tbody(
         [
             html.Tr(
-                [html.Td(row.get(key, "")) for key in columns],
+                [
+                    html.Td(row.get(key, ""), style=style)
+                    for key, style in zip(columns, styles, strict=True)
+                ],
                 className="tb-small-sample" if row.get("small") else None,
             )
             for row in rows
         ]
     )
-    return html.Div(html.Table([head, body], className="tb-table"), id=table_id)
+    return html.Div(
+        html.Table([head, body], className="tb-table", style=TABLE_STYLE),
+        id=table_id,
+        style={"overflowX": "auto"},
+    )
 
 
 def graph(graph_id: str, figure: go.Figure) -> dcc.Graph:
@@ -338,7 +358,10 @@ def body(
     nodes = reads.nodes(cursor, scope, process_key=process_key)
     ageing = reads.open_task_ageing(cursor, scope, process_key=process_key)
     signals = reads.approver_signals(cursor, scope)
-    names = _names(departments, nodes, ageing, lang=lang)
+    # Names come from every department in scope: a service's own frames miss the departments
+    # that only appear in the approver signals (which are not per service).
+    every_department = departments if process_key is None else reads.departments(cursor, scope)
+    names = _names(departments, every_department, nodes, ageing, lang=lang)
     parts: list[Any] = []
 
     if scope.university:

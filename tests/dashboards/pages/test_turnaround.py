@@ -139,6 +139,11 @@ def test_one_service_draws_its_weekly_turnaround_and_its_nodes(
     assert list(median.y) == expected
     wait, _ = find(body, page(app).NODES).figure.data
     assert len(wait.y) == nodes.height
+    # Signals are not per service; their departments are still named, not shown as ids.
+    with signed_in(app, leader), warehouse().cursor() as cursor:
+        named = set(turnaround.departments(cursor, current_scope())["department_name_zh"])
+    signals = rows_of(find(body, page(app).SIGNALS_TABLE))
+    assert signals and {cells[0] for cells in signals} <= named
 
 
 def test_a_department_head_sees_only_their_own_departments(
