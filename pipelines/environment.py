@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.resources import BusinessSystems, Catalog, EventStore, WarehouseResource
+from pipelines.resources import BusinessSystems, Catalog, EventStore, LiveUpdate, WarehouseResource
 
 
 @dataclass(frozen=True)
@@ -48,4 +48,5 @@ def resources(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "business_systems": BusinessSystems(url=found.business_db_url),
         "catalog": Catalog(directory=str(found.catalog_dir) if found.catalog_dir else None),
         "warehouse": WarehouseResource(root=str(found.warehouse_dir)),
+        "live": LiveUpdate(),
     }

@@ -18,6 +18,8 @@ WAREHOUSE_TAG: Final = "tongban/warehouse"
 # whose worker was killed cannot hold the sensor back for long (dagster.yaml: run_monitoring).
 MAX_RUNTIME_TAG: Final = "dagster/max_runtime"
 UPDATE_MAX_RUNTIME: Final = "900"
+# The sensor's run follows the event store for up to two minutes (resources.LiveUpdate).
+LIVE_MAX_RUNTIME: Final = "600"
 FULL_TAG: Final = "tongban/full"
 AS_OF_TAG: Final = "tongban/as_of"
 
@@ -44,9 +46,10 @@ live_update = dg.define_asset_job(
     selection=WAREHOUSE_ASSETS - PERIODIC_MODELS,
     description=(
         "The sensor's run: load the new events, bring every model but the heavy period marts up"
-        " to date, publish a snapshot (the whereabouts page within seconds)."
+        " to date, publish a snapshot (the whereabouts page within seconds); then keep doing so"
+        " as events arrive, until the store is quiet."
     ),
-    tags={WAREHOUSE_TAG: "true"},
+    tags={WAREHOUSE_TAG: "true", MAX_RUNTIME_TAG: LIVE_MAX_RUNTIME},
 )
 
 periodic_refresh = dg.define_asset_job(

@@ -69,6 +69,21 @@ class Catalog(dg.ConfigurableResource):  # type: ignore[type-arg]
         return load_catalog(Path(self.directory) if self.directory else None)
 
 
+class LiveUpdate(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """How long the sensor's run keeps following the event store after its first pass.
+
+    A run costs seconds of Dagster's own bookkeeping before its first step (creating it,
+    queueing, starting): under steady traffic the live run loads, rebuilds and publishes again
+    as soon as new events arrive, instead of ending and leaving them to the next tick. It ends
+    after `idle_seconds` without a new event or `follow_seconds` in all (the sensor's next run
+    takes over); 0 makes it a single pass.
+    """
+
+    follow_seconds: float = 120.0
+    idle_seconds: float = 20.0
+    poll_seconds: float = 0.25
+
+
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The warehouse root: the private work database and the published snapshots."""
 

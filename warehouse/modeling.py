@@ -178,6 +178,19 @@ def ensure_state(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("alter table _model_state add column if not exists checksum varchar")
 
 
+def missing_models(conn: duckdb.DuckDBPyConnection, models: Iterable[Model]) -> set[str]:
+    """The models whose table the work database does not hold yet."""
+    names = [model.name for model in models]
+    present = {
+        str(row[0])
+        for row in conn.execute(
+            "select table_name from duckdb_tables()"
+            " where database_name = current_database() and schema_name = 'main'"
+        ).fetchall()
+    }
+    return {name for name in names if name not in present}
+
+
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     row = conn.execute(
         "select count(*) from information_schema.tables"

@@ -4,17 +4,22 @@ The models are discovered from `warehouse/models/`; an asset's key is the model'
 group its layer, its dependencies the models and raw tables its SQL reads.
 """
 
+import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 import dagster as dg
 import duckdb
 
-from pipelines.jobs import REFRESH_TAG, is_full, run_as_of
+from pipelines.events.load import load_new_events
+from pipelines.extract import high_water_mark
+from pipelines.jobs import AS_OF_TAG, LIVE_UPDATE, REFRESH_TAG, as_of_from_tag, is_full, run_as_of
 from pipelines.publication.assets import PUBLISHED_WAREHOUSE, publication_spec, publish_snapshot
-from pipelines.resources import WarehouseResource
-from warehouse.modeling import Model, ensure_state, run_model
+from pipelines.resources import EventStore, LiveUpdate, WarehouseResource
+from warehouse.modeling import Model, ensure_state, missing_models, run_model
+from warehouse.paths import WarehousePaths
+from warehouse.raw import events_cursor
 
 RAW_SOURCES: Final = (
     ("raw_business__", "raw_business"),
@@ -37,6 +42,12 @@ def source_asset_of(table: str, models: set[str]) -> str | None:
         if table.startswith(prefix):
             return asset
     return None
+
+
+def follow_as_of(context: dg.AssetExecutionContext) -> datetime:
+    """A later pass's "now": the run's fixed `tongban/as_of`, else the clock (naive UTC)."""
+    tag = context.run.tags.get(AS_OF_TAG)
+    return as_of_from_tag(tag) if tag else datetime.now(UTC).replace(tzinfo=None)
 
 
 def _description(model: Model) -> str:
@@ -66,7 +77,6 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
     if not models:
         return []
     names = {model.name for model in models}
-    by_name = {model.name: model for model in models}
 
     @dg.multi_asset(
         name="warehouse_models",
@@ -74,27 +84,100 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
         can_subset=True,
     )
     def warehouse_models(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        event_store: EventStore,
+        live: LiveUpdate,
     ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         full = is_full(context)
-        as_of = run_as_of(context)
         with warehouse.connect() as conn:
-            set_as_of(conn, as_of)
-            for name in (name for name in by_name if name in selected):
-                run = run_model(conn, by_name[name], full=full)
-                if run.mode == "unchanged":
-                    continue
-                yield dg.MaterializeResult(
-                    asset_key=name,
-                    metadata={
-                        "dagster/row_count": run.rows,
-                        "changed": run.changed,
-                        "mode": run.mode,
-                        "seconds": round(run.seconds, 3),
-                    },
+            # A model left out of this job (a periodic mart) but never built yet is built now:
+            # the snapshot must hold every published table, even on a new warehouse.
+            extra = set() if full else missing_models(conn, models)
+            chosen = [model for model in models if model.name in selected | extra]
+            for key, metadata in _update(
+                context, conn, warehouse.paths, chosen, selected, full, run_as_of(context)
+            ):
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            if context.job_name == LIVE_UPDATE and live.follow_seconds > 0:
+                _follow(context, conn, warehouse.paths, chosen, selected, event_store, live)
+
+    def _update(
+        context: dg.AssetExecutionContext,
+        conn: duckdb.DuckDBPyConnection,
+        paths: WarehousePaths,
+        chosen: Sequence[Model],
+        selected: set[str],
+        full: bool,
+        as_of: datetime,
+    ) -> Iterator[tuple[str, dict[str, object]]]:
+        set_as_of(conn, as_of)
+        for model in chosen:
+            run = run_model(conn, model, full=full)
+            if run.mode == "unchanged":
+                continue
+            if model.name not in selected:
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=model.name,
+                        metadata={"dagster/row_count": run.rows, "mode": run.mode},
+                    )
                 )
-            if PUBLISHED_WAREHOUSE in selected:
-                yield publish_snapshot(context, conn, models, warehouse.paths, as_of)
+                continue
+            yield (
+                model.name,
+                {
+                    "dagster/row_count": run.rows,
+                    "changed": run.changed,
+                    "mode": run.mode,
+                    "seconds": round(run.seconds, 3),
+                },
+            )
+        if PUBLISHED_WAREHOUSE in selected:
+            result = publish_snapshot(context, conn, models, paths, as_of)
+            yield PUBLISHED_WAREHOUSE, dict(result.metadata or {})
+
+    def _follow(
+        context: dg.AssetExecutionContext,
+        conn: duckdb.DuckDBPyConnection,
+        paths: WarehousePaths,
+        chosen: Sequence[Model],
+        selected: set[str],
+        event_store: EventStore,
+        live: LiveUpdate,
+    ) -> None:
+        """Load, rebuild and publish again whenever the store has new events, until it has been
+        quiet for `idle_seconds` or `follow_seconds` have passed. Each pass is recorded as
+        materializations of what it changed (a step yields one result per asset)."""
+        started = last_events = time.monotonic()
+        passes = 0
+        with event_store.engine() as engine:
+            while (now := time.monotonic()) - started < live.follow_seconds:
+                if high_water_mark(engine) <= events_cursor(conn):
+                    if now - last_events >= live.idle_seconds:
+                        break
+                    time.sleep(live.poll_seconds)
+                    continue
+                last_events = now
+                passes += 1
+                began = time.perf_counter()
+                load = load_new_events(conn, engine, event_store.batch_size)
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key="raw_events",
+                        metadata={
+                            "new_events": load.loaded,
+                            "cursor": load.cursor,
+                            "seconds": round(time.perf_counter() - began, 3),
+                        },
+                    )
+                )
+                as_of = follow_as_of(context)
+                for key, metadata in _update(context, conn, paths, chosen, selected, False, as_of):
+                    context.log_event(dg.AssetMaterialization(asset_key=key, metadata=metadata))
+        context.log.info(
+            f"followed the event store for {time.monotonic() - started:.0f} s: {passes} more passes"
+        )
 
     return [warehouse_models]

@@ -19,7 +19,13 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from pipelines.jobs import AS_OF_TAG, as_of_tag
-from pipelines.resources import BusinessSystems, Catalog, EventStore, WarehouseResource
+from pipelines.resources import (
+    BusinessSystems,
+    Catalog,
+    EventStore,
+    LiveUpdate,
+    WarehouseResource,
+)
 from warehouse.paths import WarehousePaths
 from warehouse.publication import SNAPSHOT_TABLE, SNAPSHOT_TABLES_TABLE, current_snapshot_path
 
@@ -64,6 +70,7 @@ def resources_for(
         "business_systems": BusinessSystems(url=f"sqlite:///{home / 'business.db'}"),
         "catalog": Catalog(directory=None),
         "warehouse": WarehouseResource(root=str(warehouse)),
+        "live": LiveUpdate(follow_seconds=0),
     }
 
 
