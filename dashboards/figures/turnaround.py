@@ -212,17 +212,26 @@ def weekly_trend(
     return figure
 
 
-def node_wait_handling(frame: pl.DataFrame, lang: str, clock: Clock) -> go.Figure:
+def node_wait_handling(
+    frame: pl.DataFrame,
+    lang: str,
+    clock: Clock,
+    services: Mapping[str, str] | None = None,
+) -> go.Figure:
     """Per node and department (in process order): median wait and median handling, stacked,
-    in hours. Small samples keep their row, labelled, with no bar."""
+    in hours. Small samples keep their row, labelled, with no bar. Nodes of several services
+    (a department's own view) are grouped by service and named with it (`services`: key →
+    name), since many services share a node name ("所在单位审核")."""
     if frame.is_empty():
         return no_data_figure(lang, height=320)
-    rows = frame.sort(["step", "node_key", "department_id"])
+    several = frame["process_key"].n_unique() > 1
+    rows = frame.sort(["process_key", "step", "node_key", "department_id"])
     node_column = "node_name_en" if lang == "en" else "node_name_zh"
     names = department_names(rows, lang)
     small = rows["is_small_sample"].to_list()
     labels = []
-    for node, key, unit, decided, tiny in zip(
+    for process, node, key, unit, decided, tiny in zip(
+        rows["process_key"].to_list(),
         rows[node_column].to_list(),
         rows["node_key"].to_list(),
         rows["department_id"].to_list(),
@@ -231,6 +240,8 @@ def node_wait_handling(frame: pl.DataFrame, lang: str, clock: Clock) -> go.Figur
         strict=True,
     ):
         label = f"{node or key} · {name_of(unit, names, lang)} (n={decided})"
+        if several:
+            label = f"{(services or {}).get(process, process)} · {label}"
         if tiny:
             label += f" {t('turnaround.figure.small', lang)}"
         labels.append(label)

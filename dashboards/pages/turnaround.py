@@ -441,7 +441,9 @@ def body(
         # Every node of every service is hundreds of bars: ask for one service instead.
         node_part: Any = html.P(t("turnaround.nodes.pick", lang), id=NODES, className="tb-note")
     else:
-        node_part = graph(NODES, node_wait_handling(nodes, lang, clock))
+        node_part = graph(
+            NODES, node_wait_handling(nodes, lang, clock, _service_names(catalog, lang))
+        )
     parts.append(section("turnaround.section.nodes", lang, node_part))
     parts.append(
         section(

@@ -97,6 +97,12 @@ def test_node_bars_stack_wait_and_handling_and_suppress_small_nodes() -> None:
     assert list(handling.x) == [0.25, None, 0.5]
     assert "样本不足" in wait.y[1] and "n=3" in wait.y[1]
     assert figure.layout.barmode == "stack"
+    two = nodes_frame().with_columns(
+        process_key=pl.Series(["vpn", "ip", "ip"]), step=pl.Series([0, 0, 1])
+    )
+    labels = node_wait_handling(two, "zh", "working", {"vpn": "网络VPN申请"}).data[0].y
+    assert labels[0].startswith("ip · 审核 · 经济学院")
+    assert labels[2].startswith("网络VPN申请 · 审核 · 计算机学院")
 
 
 def test_ageing_bars_count_open_tasks_green_yellow_red() -> None:
