@@ -281,3 +281,23 @@ def sign_in(page: Page, user_id: str) -> None:
     page.wait_for_url("**/")
     page.locator(".tb-main > *").first.wait_for()
     wait_idle(page)
+
+
+def open_section(page: Page, user_id: str, section: str) -> None:
+    """Sign in and open a page from the navigation, as a person would."""
+    sign_in(page, user_id)
+    page.locator(f'#shell-nav a[href="/{section}"]').click()
+    page.wait_for_url(f"**/{section}")
+    wait_idle(page)
+
+
+def table_rows(page: Page, container: str) -> list[dict[str, str]]:
+    """The rows of the HTML table inside `container`, keyed by the column headings."""
+    table = page.locator(f"{container} table")
+    table.wait_for()
+    headings = table.locator("thead th").all_inner_texts()
+    rows = []
+    for row in table.locator("tbody tr").all():
+        cells = row.locator("td").all_inner_texts()
+        rows.append(dict(zip(headings, cells, strict=True)))
+    return rows
