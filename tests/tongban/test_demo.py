@@ -1,6 +1,7 @@
 """`make demo` on a small university simulates its year (campaigns included), builds and
-publishes the warehouse, serves the API and the Dagster UI with live traffic flowing, and a
-request goes from submission to completion over HTTP while the live approvers work beside it."""
+publishes the warehouse, serves the API, the Dagster UI and the dashboards with live traffic
+flowing, a request goes from submission to completion over HTTP while the live approvers work
+beside it, and a persona signs in to the dashboards and is offered their pages."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port, dagster_port = free_port(), free_port()
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    port, dagster_port, dashboard_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TONGBAN_", "DAGSTER_"))}
     env["TONGBAN_HOME"] = str(tmp_path)
     log = (tmp_path / "demo.log").open("w")
@@ -41,6 +42,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             "DEMO_SIZE=small",
             f"API_PORT={port}",
             f"DAGSTER_PORT={dagster_port}",
+            f"DASHBOARD_PORT={dashboard_port}",
             "LIVE_RATE=5",
         ],
         cwd=ROOT,
@@ -76,7 +78,18 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             if time.monotonic() > deadline:
                 pytest.fail(f"the Dagster UI never answered:\n{_dagster_log(tmp_path)}")
             time.sleep(1)
-        yield base, tmp_path
+        dashboards = f"http://127.0.0.1:{dashboard_port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{dashboards}/login", timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the dashboards never answered:\n{_log(tmp_path, 'dashboards.log')}")
+            time.sleep(1)
+        yield base, tmp_path, dashboards
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -88,13 +101,17 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _dagster_log(home: Path) -> str:
-    path = home / "dagster.log"
-    return path.read_text(encoding="utf-8")[-3000:] if path.exists() else "(no dagster.log)"
+    return _log(home, "dagster.log")
+
+
+def _log(home: Path, name: str) -> str:
+    path = home / name
+    return path.read_text(encoding="utf-8")[-3000:] if path.exists() else f"(no {name})"
 
 
 @pytest.mark.slow
-def test_make_demo_serves_a_submit_approve_round_trip(demo: tuple[str, Path]) -> None:
-    base, home = demo
+def test_make_demo_serves_a_submit_approve_round_trip(demo: tuple[str, Path, str]) -> None:
+    base, home, dashboards = demo
     health = requests.get(f"{base}/healthz", timeout=5).json()
     assert health["status"] == "ok"
     personas = json.loads((home / "personas.json").read_text(encoding="utf-8"))["personas"]
@@ -167,3 +184,17 @@ def test_make_demo_serves_a_submit_approve_round_trip(demo: tuple[str, Path]) ->
         f"{base}/api/v1/instances/{instance_id}/events", headers=headers, timeout=5
     ).json()
     assert events["events"][-1]["event_type"] == "completed"
+
+    # The dashboards run in demo mode with the persona sign-in, over the published warehouse,
+    # and call this API for 催办.
+    monitor = personas["class_monitor"][0]["user_id"]
+    browser = requests.Session()
+    signed_in = browser.post(
+        f"{dashboards}/auth/login", data={"user_id": monitor}, allow_redirects=False, timeout=10
+    )
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/")
+    layout = browser.get(f"{dashboards}/_dash-layout", timeout=30)
+    assert layout.status_code == 200, layout.text[:500]
+    frame = json.dumps(layout.json(), ensure_ascii=False)
+    assert '"/registration"' in frame and "数据截至" in frame, frame[:1000]
+    assert (home / "dashboards.log").exists()
