@@ -260,6 +260,21 @@ def screenshot(page: Page, persona: str, name: str) -> Path:
     """Save the whole page as `var/screenshots/<persona>-<name>.png`."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{persona}-{name}.png"
+    # Responsive graphs and tables keep growing the document after the callbacks return: take
+    # the picture once its height has held still, or it is cut off mid-page.
+    page.wait_for_function(
+        """() => new Promise(done => {
+            const height = () => document.documentElement.scrollHeight;
+            let last = height(), still = 0;
+            const tick = setInterval(() => {
+                const now = height();
+                still = now === last ? still + 1 : 0;
+                last = now;
+                if (still >= 3) { clearInterval(tick); done(true); }
+            }, 150);
+        })""",
+        timeout=PAGE_TIMEOUT_MS,
+    )
     page.screenshot(path=str(path), full_page=True)
     return path
 

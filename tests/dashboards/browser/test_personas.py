@@ -137,3 +137,16 @@ def test_signing_in_without_a_persona_is_refused(served: Served, page: Page) -> 
     assert response.status == 403
     page.goto("/")
     expect(page.locator("button.tb-persona").first).to_be_visible()
+
+
+def test_the_console_watch_sees_what_a_page_logs(page: Page, console: Console) -> None:
+    # The clean-console checks above mean something only if the watch hears the page.
+    page.goto("/login")
+    page.evaluate("() => { console.error('an error'); console.warn('a warning') }")
+    page.evaluate("() => setTimeout(() => { throw new Error('uncaught') }, 0)")
+    page.wait_for_timeout(200)
+    found = list(console.messages)
+    console.messages.clear()
+    assert any(m.startswith("error: an error") for m in found), found
+    assert any(m.startswith("warning: a warning") for m in found), found
+    assert any("uncaught" in m for m in found), found
