@@ -3,9 +3,11 @@
 A model file is one `select`; the file name is the table name. Its first comment lines configure
 it (dbt-style, without templating):
 
-    -- materialized: table | incremental | append
+    -- materialized: table | incremental | append | partitioned
     -- key: instance_id        (incremental: the column that holds the stream id)
     -- publish: true           (copied into every published snapshot)
+    -- partition: campaign_id  (published: a new snapshot rewrites only the partitions that
+                                changed since the previous one)
     -- refresh: periodic       (left out of the live update; rebuilt on a schedule)
 
 - `table` is rebuilt whole on every run (dimensions, marts: cheap aggregates).
@@ -14,6 +16,11 @@ it (dbt-style, without templating):
 - `incremental` recomputes the rows of the streams that gained events since the model's
   high-water mark: its SQL restricts its events to `affected_streams(stream_id)`; the runner
   deletes those streams' rows by `key` and inserts the new ones.
+- `partitioned` (key: campaign_id) recomputes whole campaigns: those with events since the
+  model's mark and those open at its previous build (an open campaign's roster moves with
+  the clock); its SQL restricts its inputs to `affected_partitions(key)`. It reads only
+  campaign-local inputs (`CAMPAIGN_LOCAL`, other partitioned models) and other tables: when
+  one of those others changed, or a partitioned input was rebuilt whole, it is rebuilt whole.
 
 Each model's rows and its high-water mark (in `_model_state`) commit in one transaction, so a
 run that dies half-way leaves every model consistent with its own mark, and the next run
@@ -49,10 +56,22 @@ MODELS_DIR: Final = Path(__file__).parent / "models"
 LAYERS: Final = ("staging", "intermediate", "marts")
 EVENTS_MODEL: Final = "stg_events__all"
 
-Materialization = Literal["table", "incremental", "append"]
+Materialization = Literal["table", "incremental", "append", "partitioned"]
+PARTITION_KEYS: Final = ("campaign_id",)
+# Inputs whose rows for a campaign change only with that campaign's events, or with the clock
+# while it is open: a partitioned model recomputes the affected campaigns when they change.
+CAMPAIGN_LOCAL: Final = frozenset(
+    {
+        EVENTS_MODEL,
+        "int_registrations__submitted",
+        "int_campaign_reminders__exploded",
+        "dim_campaigns",
+    }
+)
 RunMode = Literal["full", "incremental", "rebuilt", "unchanged"]
 
-_CONFIG = re.compile(r"^--\s*(materialized|key|publish|refresh)\s*:\s*(\S+)\s*$")
+_CONFIG = re.compile(r"^--\s*(materialized|key|publish|partition|refresh)\s*:\s*(\S+)\s*$")
+_COLUMN = re.compile(r"[a-z_][a-z0-9_]*")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 
@@ -78,6 +97,9 @@ class Model:
     # live page needs registrations within seconds, leadership's figures can be minutes old.
     periodic: bool = False
     fingerprint: str = ""  # SHA-256 over its SQL and its upstream models' fingerprints
+    # The column a published copy is updated by: only partitions whose rows changed are
+    # rewritten (the whereabouts tables change for the open campaigns only).
+    partition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +111,9 @@ class ModelRun:
     seconds: float
 
 
-def _parse(path: Path, layer: str) -> tuple[str, Materialization, str | None, bool, bool]:
+def _parse(
+    path: Path, layer: str
+) -> tuple[str, Materialization, str | None, bool, bool, str | None]:
     sql = path.read_text(encoding="utf-8")
     config: dict[str, str] = {}
     for line in sql.splitlines():
@@ -100,13 +124,19 @@ def _parse(path: Path, layer: str) -> tuple[str, Materialization, str | None, bo
             config[match.group(1)] = match.group(2).lower()
     name = path.stem
     materialized = config.get("materialized", "table")
-    if materialized not in ("table", "incremental", "append"):
+    if materialized not in ("table", "incremental", "append", "partitioned"):
         raise ModelError(name, f"unknown materialization {materialized!r}")
     key = config.get("key")
     if materialized == "incremental" and not key:
         raise ModelError(name, "an incremental model needs '-- key: <stream id column>'")
     if materialized == "incremental" and "affected_streams" not in sql:
         raise ModelError(name, "an incremental model must restrict its events to affected_streams")
+    if materialized == "partitioned" and key not in PARTITION_KEYS:
+        raise ModelError(name, f"a partitioned model needs '-- key:' one of {PARTITION_KEYS}")
+    if materialized == "partitioned" and "affected_partitions" not in sql:
+        raise ModelError(
+            name, "a partitioned model must restrict its inputs to affected_partitions"
+        )
     if materialized == "append" and "model_hwm" not in sql:
         raise ModelError(name, "an append model must read getvariable('model_hwm')")
     publish = config.get("publish", "false") == "true"
@@ -115,7 +145,13 @@ def _parse(path: Path, layer: str) -> tuple[str, Materialization, str | None, bo
         raise ModelError(name, f"unknown refresh {refresh!r}: live or periodic")
     if refresh == "periodic" and materialized != "table":
         raise ModelError(name, "only a table model can be refreshed periodically")
-    return sql, materialized, key, publish, refresh == "periodic"  # type: ignore[return-value]
+    partition = config.get("partition")
+    if partition is not None and not publish:
+        raise ModelError(name, "'-- partition:' applies to published models only")
+    if partition is not None and not _COLUMN.fullmatch(partition):
+        raise ModelError(name, f"partition {partition!r} is not a column name")
+    periodic = refresh == "periodic"
+    return sql, materialized, key, publish, periodic, partition  # type: ignore[return-value]
 
 
 @cache
@@ -128,7 +164,7 @@ def load_models(directory: Path = MODELS_DIR) -> tuple[Model, ...]:
     }
     parsed = {name: _parse(path, layer) for name, (path, layer) in paths.items()}
     models: dict[str, Model] = {}
-    for name, (sql, materialized, key, publish, periodic) in parsed.items():
+    for name, (sql, materialized, key, publish, periodic, partition) in parsed.items():
         references = {ref.lower() for ref in _REFERENCE.findall(_strip_comments(sql))}
         references.discard(name)
         models[name] = Model(
@@ -140,6 +176,7 @@ def load_models(directory: Path = MODELS_DIR) -> tuple[Model, ...]:
             publish=publish,
             depends_on=tuple(sorted(references)),
             periodic=periodic,
+            partition=partition,
         )
     graph = {
         name: [dep for dep in model.depends_on if dep in models] for name, model in models.items()
@@ -163,6 +200,11 @@ def published_models(models: Sequence[Model]) -> tuple[str, ...]:
     return tuple(model.name for model in models if model.publish)
 
 
+def published_partitions(models: Sequence[Model]) -> dict[str, str]:
+    """The partition column of each published model that declares one."""
+    return {m.name: m.partition for m in models if m.publish and m.partition is not None}
+
+
 def ensure_state(conn: duckdb.DuckDBPyConnection) -> None:
     ensure_versions(conn)
     conn.execute(
@@ -176,6 +218,10 @@ def ensure_state(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("alter table _model_state add column if not exists built_version bigint")
     conn.execute("alter table _model_state add column if not exists changed_version bigint")
     conn.execute("alter table _model_state add column if not exists checksum varchar")
+    # as_of of the last build; whole: the counter when its rows were last rebuilt whole.
+    conn.execute("alter table _model_state add column if not exists as_of timestamp")
+    conn.execute("alter table _model_state add column if not exists whole_version bigint")
+    conn.execute("alter table _model_state add column if not exists materialized varchar")
 
 
 def missing_models(conn: duckdb.DuckDBPyConnection, models: Iterable[Model]) -> set[str]:
@@ -284,6 +330,7 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
     hwm = None if full or not exists else _hwm(conn, model)
     source = "raw_events" if model.materialized == "append" else EVENTS_MODEL
     mode: RunMode
+    state_as_of: datetime | None = None  # partitioned: the clock its inputs held
     conn.begin()
     try:
         if model.materialized == "table":
@@ -305,6 +352,10 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
                         conn, f"select count(*) from {source} where event_id > ?", [hwm]
                     )
                     conn.execute(f"insert into {model.name}\n{_body(model.sql)}")
+            elif model.materialized == "partitioned":
+                changed, whole, consumed = _partitioned(conn, model, hwm)
+                mode = "full" if whole else "incremental"
+                new_hwm, state_as_of = consumed.hwm, consumed.as_of
             else:
                 changed = _incremental(conn, model, hwm)
                 mode = "full" if hwm is None else "incremental"
@@ -321,12 +372,24 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
             changed_version = int(previous[0][0])
         else:
             changed_version = version
+        whole_version = version if mode in ("full", "rebuilt") else _whole_version(conn, model)
         conn.execute("delete from _model_state where model = ?", [model.name])
         conn.execute(
-            "insert into _model_state"
-            " (model, hwm, built_at, fingerprint, built_version, changed_version, checksum)"
-            " values (?, ?, timezone('UTC', now()), ?, ?, ?, ?)",
-            [model.name, new_hwm, model.fingerprint, version, changed_version, checksum],
+            "insert into _model_state (model, hwm, built_at, fingerprint, built_version,"
+            " changed_version, checksum, as_of, whole_version, materialized)"
+            " values (?, ?, timezone('UTC', now()), ?, ?, ?, ?,"
+            " coalesce(?::timestamp, getvariable('as_of')), ?, ?)",
+            [
+                model.name,
+                new_hwm,
+                model.fingerprint,
+                version,
+                changed_version,
+                checksum,
+                state_as_of,
+                whole_version,
+                model.materialized,
+            ],
         )
         rows = _scalar(conn, f"select count(*) from {model.name}")
         conn.commit()
@@ -338,7 +401,116 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
         raise
     finally:
         conn.execute("drop table if exists affected_streams")
+        conn.execute("drop table if exists affected_partitions")
     return ModelRun(model.name, mode, rows, changed, time.perf_counter() - started)
+
+
+def _whole_version(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
+    rows = conn.execute(
+        "select whole_version from _model_state where model = ?", [model.name]
+    ).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+@dataclass(frozen=True)
+class _Consumed:
+    """What a partitioned model's inputs hold: events up to `hwm`, the clock at `as_of`."""
+
+    hwm: int
+    as_of: datetime
+
+
+def _consumed(conn: duckdb.DuckDBPyConnection, model: Model) -> _Consumed:
+    """The oldest state among the model's inputs: the lowest mark of those that follow the
+    events, the earliest as_of of the campaign-local ones. A run of a subset of the models can
+    leave an input behind; what it has not taken in yet is then still ahead for this model."""
+    rows = conn.execute(
+        "select model, materialized, hwm, as_of from _model_state where list_contains(?, model)",
+        [list(model.depends_on)],
+    ).fetchall()
+    newest = _scalar(conn, f"select max(event_id) from {EVENTS_MODEL}")
+    marks = [int(r[2]) for r in rows if r[1] in ("append", "incremental", "partitioned")]
+    clocks = [
+        r[3]
+        for r in rows
+        if r[3] is not None
+        and (r[1] == "partitioned" or (r[0] in CAMPAIGN_LOCAL and r[1] == "table"))
+    ]
+    now = conn.execute("select getvariable('as_of')").fetchall()[0][0]
+    return _Consumed(hwm=min([newest, *marks]), as_of=min([now, *clocks]))
+
+
+def _needs_whole_rebuild(
+    conn: duckdb.DuckDBPyConnection, model: Model, consumed: _Consumed
+) -> bool:
+    """Whether a partitioned model must be rebuilt whole: its inputs went back in time, an
+    input that is not campaign-local changed since it was built, or a partitioned input was
+    rebuilt whole since."""
+    state = conn.execute(
+        "select built_version, as_of from _model_state where model = ?", [model.name]
+    ).fetchall()
+    if not state or state[0][0] is None or state[0][1] is None or state[0][1] > consumed.as_of:
+        return True
+    built = int(state[0][0])
+    for dependency in model.depends_on:
+        rows = conn.execute(
+            "select changed_version, whole_version, materialized from _model_state where model = ?"
+            " union all select version, version, null from _source_state where source = ?",
+            [dependency, dependency],
+        ).fetchall()
+        if not rows:
+            if dependency.startswith("raw_"):
+                return True  # a source loaded before change tracking
+            continue  # a CTE's name, not a table
+        changed, whole, materialized = rows[0]
+        partitioned = materialized == "partitioned"
+        if not (partitioned or dependency in CAMPAIGN_LOCAL) and (
+            changed is None or int(changed) > built
+        ):
+            return True
+        if partitioned and (whole is None or int(whole) > built):
+            return True
+    return False
+
+
+def _partitioned(
+    conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None
+) -> tuple[int, bool, _Consumed]:
+    """Recompute the affected campaigns (all of them when rebuilt whole): (rows written,
+    whether rebuilt whole, the inputs' state it took in)."""
+    consumed = _consumed(conn, model)
+    if hwm is None or _needs_whole_rebuild(conn, model, consumed):
+        conn.execute(
+            "create or replace temp table affected_partitions as"
+            f" select distinct campaign_id as key from {EVENTS_MODEL}"
+            " where campaign_id is not null"
+            f" union select stream_id from {EVENTS_MODEL} where stream_type = 'campaign'"
+        )
+        conn.execute(f"create or replace table {model.name} as\n{_body(model.sql)}")
+        return _scalar(conn, f"select count(*) from {model.name}"), True, consumed
+    previous = conn.execute(
+        "select as_of from _model_state where model = ?", [model.name]
+    ).fetchall()[0][0]
+    conn.execute(
+        "create or replace temp table affected_partitions as"
+        f" select distinct campaign_id as key from {EVENTS_MODEL}"
+        " where event_id > $hwm and campaign_id is not null"
+        f" union select stream_id from {EVENTS_MODEL}"
+        " where event_id > $hwm and stream_type = 'campaign'"
+        # Open at the clock last taken in: its roster day and open flag may have moved since.
+        " union select campaign_id from dim_campaigns where deadline > $previous",
+        {"hwm": hwm, "previous": previous},
+    )
+    total = _scalar(conn, f"select count(*) from {model.name}")
+    conn.execute(
+        f"delete from {model.name} where {model.key} in (select key from affected_partitions)"
+    )
+    before = _scalar(conn, f"select count(*) from {model.name}")
+    conn.execute(f"insert into {model.name}\n{_body(model.sql)}")
+    inserted = _scalar(conn, f"select count(*) from {model.name}") - before
+    # Rows removed and none written back are a change too: the caller keeps the model's
+    # change marker only when nothing was written.
+    return inserted or total - before, False, consumed
 
 
 def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None) -> int:

@@ -3,6 +3,13 @@
 The pipelines copy the named tables from their private work database into a file of their own,
 close it (no `.wal` left), rename it into place and only then replace `CURRENT` atomically, so
 a reader sees either the previous snapshot or the complete new one (DESIGN.md "Publication").
+
+A new snapshot usually differs from the current one in a few tables, or in a few partitions of
+a table (the open campaign's rows): it is then made from a copy of the current file (an
+immutable file: copying it is safe while readers read it), in which only what differs is
+rewritten — the differences found by comparing row hashes per table or per partition, so
+nothing depends on bookkeeping between the two. A copy that has grown past twice the size of
+the last snapshot written from scratch is written from scratch again.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +37,8 @@ SNAPSHOT_TABLES_TABLE: Final = "_snapshot_tables"
 _SNAPSHOT_NAME: Final = re.compile(r"wh-(\d+)\.duckdb")
 _BUILDING_NAME: Final = re.compile(r"\.wh-(\d+)\.duckdb\.building(\.wal)?")
 _LOCK_NAME: Final = ".publish.lock"
+# A forward copy keeps the pages of rows it deleted until DuckDB reuses them.
+GROWTH_LIMIT: Final = 2.0
 
 
 class PublicationError(RuntimeError):
@@ -43,6 +53,8 @@ class Snapshot:
     as_of: datetime  # naive UTC
     events_cursor: int
     tables: Mapping[str, int] = field(hash=False)
+    # What the snapshot rewrote, when made from a copy of the previous one (None: all of it).
+    rewritten: Mapping[str, int] | None = field(default=None, hash=False)
 
 
 def snapshot_file_name(number: int) -> str:
@@ -82,12 +94,17 @@ def publish(
     events_cursor: int,
     grace_seconds: float = 300.0,
     now: Callable[[], float] = time.time,
+    partitions: Mapping[str, str] | None = None,
+    forward: bool = True,
 ) -> Snapshot:
     """Copy `tables` (in `main` of `conn`'s current database) into a new snapshot and make it
     current; then remove snapshots superseded more than `grace_seconds` ago.
 
-    A naive `as_of` is taken as UTC. Raises PublicationError, with CURRENT untouched, when
-    anything before the switch fails.
+    With `forward`, the snapshot is made from a copy of the current one when that holds the
+    same tables with the same columns, rewriting only the tables — or, for a table named in
+    `partitions` (table → column), the partitions — whose rows differ. A naive `as_of` is taken
+    as UTC. Raises PublicationError, with CURRENT untouched, when anything before the switch
+    fails.
     """
     names = _checked_tables(conn, tables)
     published = paths.published_dir
@@ -100,8 +117,19 @@ def publish(
         building = published / f".{final.name}.building"
         published_at = _utc_naive(datetime.fromtimestamp(now(), UTC))
         switched = False
+        previous = published / current if current and forward else None
+        rewritten: dict[str, int] | None = None
         try:
-            counts = _build(conn, names, building, number, published_at, as_of, events_cursor)
+            forwarded = None
+            if previous is not None:
+                stamp = _Stamp(number, published_at, _utc_naive(as_of), events_cursor)
+                forwarded = _build_forward(
+                    conn, names, dict(partitions or {}), previous, building, stamp
+                )
+            if forwarded is not None:
+                counts, rewritten = forwarded
+            else:
+                counts = _build(conn, names, building, number, published_at, as_of, events_cursor)
             _fsync(building)
             # The file's mtime records its publication on the injected clock: the grace period
             # is then decided from a stat, without opening older snapshots.
@@ -128,6 +156,7 @@ def publish(
         as_of=_utc_naive(as_of),
         events_cursor=events_cursor,
         tables=MappingProxyType(counts),
+        rewritten=None if rewritten is None else MappingProxyType(rewritten),
     )
 
 
@@ -200,10 +229,11 @@ def _build(
         conn.execute(
             f"create table {alias}.main.{SNAPSHOT_TABLE} (number bigint not null, "
             "published_at timestamp not null, as_of timestamp not null, "
-            "events_cursor bigint not null)"
+            "events_cursor bigint not null, base_bytes bigint)"
         )
+        # base_bytes null: written from scratch, the file is its own measure of growth.
         conn.execute(
-            f"insert into {alias}.main.{SNAPSHOT_TABLE} values (?, ?, ?, ?)",
+            f"insert into {alias}.main.{SNAPSHOT_TABLE} values (?, ?, ?, ?, null)",
             [number, published_at, _utc_naive(as_of), events_cursor],
         )
         conn.execute(
@@ -228,6 +258,158 @@ def _build(
     if _wal(building).exists():
         raise PublicationError(f"{building.name} still has a .wal after detach: not publishing it")
     return counts
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    number: int
+    published_at: datetime
+    as_of: datetime
+    events_cursor: int
+
+
+def _build_forward(
+    conn: duckdb.DuckDBPyConnection,
+    tables: list[str],
+    partitions: dict[str, str],
+    previous: Path,
+    building: Path,
+    stamp: _Stamp,
+) -> tuple[dict[str, int], dict[str, int]] | None:
+    """The new snapshot as a copy of `previous` with what differs rewritten: (row counts,
+    rows rewritten per table); None when the copy cannot serve (tables or columns changed,
+    or the copy has grown too much) and nothing was left behind."""
+    source = _ident(_scalar_str(conn, "select current_database()"))
+    alias = f"_publish_{stamp.number}"
+    _no_open_transaction(conn)
+    try:
+        shutil.copyfile(previous, building)
+    except FileNotFoundError:
+        return None  # removed since CURRENT was read: write from scratch
+    conn.execute(f"attach {_literal(str(building))} as {alias}")
+    try:
+        base = _forward_base(conn, source, alias, tables, previous)
+        if base is None:
+            conn.execute(f"detach {alias}")
+            building.unlink()
+            return None
+        conn.begin()
+        rewritten: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for table in tables:
+            try:
+                rewritten[table] = _rewrite(conn, source, alias, table, partitions.get(table))
+                counts[table] = int(
+                    conn.execute(f"select count(*) from {alias}.main.{_ident(table)}").fetchall()[
+                        0
+                    ][0]
+                )
+            except duckdb.Error as exc:
+                raise PublicationError(
+                    f"updating table {table!r} in {building.name}: {exc}"
+                ) from exc
+        conn.execute(f"delete from {alias}.main.{SNAPSHOT_TABLE}")
+        conn.execute(
+            f"insert into {alias}.main.{SNAPSHOT_TABLE} values (?, ?, ?, ?, ?)",
+            [stamp.number, stamp.published_at, stamp.as_of, stamp.events_cursor, base],
+        )
+        conn.execute(f"delete from {alias}.main.{SNAPSHOT_TABLES_TABLE}")
+        conn.execute(
+            f"insert into {alias}.main.{SNAPSHOT_TABLES_TABLE} values "
+            + ", ".join(["(?, ?)"] * len(counts)),
+            [value for item in counts.items() for value in item],
+        )
+        conn.commit()
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            conn.rollback()
+        with contextlib.suppress(duckdb.Error):
+            conn.execute(f"detach {alias}")
+        raise
+    conn.execute(f"detach {alias}")
+    if _wal(building).exists():
+        raise PublicationError(f"{building.name} still has a .wal after detach: not publishing it")
+    return counts, rewritten
+
+
+def _forward_base(
+    conn: duckdb.DuckDBPyConnection, source: str, alias: str, tables: list[str], previous: Path
+) -> int | None:
+    """The size of the from-scratch snapshot this copy descends from, when the copy can be
+    updated in place: same tables, same columns, not grown past GROWTH_LIMIT."""
+    described = {
+        str(row[0])
+        for row in conn.execute(
+            f"select table_name from {alias}.main.{SNAPSHOT_TABLES_TABLE}"
+        ).fetchall()
+    }
+    if described != set(tables):
+        return None
+    columns = conn.execute(
+        "select database_name, table_name, column_name, data_type from duckdb_columns()"
+        " where database_name in (?, ?) and schema_name = 'main'"
+        " and list_contains(?, table_name) order by table_name, column_index",
+        [source.strip('"'), alias, tables],
+    ).fetchall()
+    mine = [row[1:] for row in columns if row[0] == alias]
+    theirs = [row[1:] for row in columns if row[0] != alias]
+    if mine != theirs:
+        return None
+    conn.execute(
+        f"alter table {alias}.main.{SNAPSHOT_TABLE} add column if not exists base_bytes bigint"
+    )
+    rows = conn.execute(f"select base_bytes from {alias}.main.{SNAPSHOT_TABLE}").fetchall()
+    size = previous.stat().st_size
+    base = int(rows[0][0]) if rows and rows[0][0] is not None else size
+    return None if size > GROWTH_LIMIT * base else base
+
+
+def _rewrite(
+    conn: duckdb.DuckDBPyConnection, source: str, alias: str, table: str, partition: str | None
+) -> int:
+    """Make the copy's `table` equal to the work database's; the rows written."""
+    new, old = f"{source}.main.{_ident(table)}", f"{alias}.main.{_ident(table)}"
+    if partition is None:
+        # sum, not bit_xor: two equal rows would cancel out of a xor.
+        digest = "select count(*), sum(hash(t)) from {} as t"
+        if (
+            conn.execute(digest.format(new)).fetchall()
+            == conn.execute(digest.format(old)).fetchall()
+        ):
+            return 0
+        conn.execute(f"delete from {old}")
+        row = conn.execute(f"insert into {old} select * from {new}").fetchall()
+        return int(row[0][0]) if row else 0
+    column = _ident(partition)
+    changed = conn.execute(
+        f"with new as (select {column} as part, count(*) as n, sum(hash(t)) as h"
+        f" from {new} as t group by all),"
+        f" old as (select {column} as part, count(*) as n, sum(hash(t)) as h"
+        f" from {old} as t group by all)"
+        " select coalesce(new.part, old.part) from new full join old"
+        " on new.part is not distinct from old.part"
+        " where new.n is distinct from old.n or new.h is distinct from old.h"
+    ).fetchall()
+    if not changed:
+        return 0
+    keys = [row[0] for row in changed if row[0] is not None]
+    with_null = any(row[0] is None for row in changed)
+    where = f"list_contains(?, {column}) or ({column} is null and ?)"
+    conn.execute(f"delete from {old} where {where}", [keys, with_null])
+    row = conn.execute(
+        f"insert into {old} select * from {new} where {where}", [keys, with_null]
+    ).fetchall()
+    return int(row[0][0]) if row else 0
+
+
+def _no_open_transaction(conn: duckdb.DuckDBPyConnection) -> None:
+    try:
+        conn.begin()
+    except duckdb.TransactionException as exc:
+        raise PublicationError(
+            "the work connection has an open transaction: commit it before publishing"
+        ) from exc
+    conn.commit()
 
 
 def _switch_current(paths: WarehousePaths, name: str) -> bool:

@@ -135,7 +135,7 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
                 },
             )
         if PUBLISHED_WAREHOUSE in selected:
-            result = publish_snapshot(context, conn, models, paths, as_of)
+            result = publish_snapshot(context, conn, models, paths, as_of, forward=not full)
             yield PUBLISHED_WAREHOUSE, dict(result.metadata or {})
 
     def _follow(

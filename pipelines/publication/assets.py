@@ -13,7 +13,7 @@ from typing import Final
 import dagster as dg
 import duckdb
 
-from warehouse.modeling import Model, published_models
+from warehouse.modeling import Model, published_models, published_partitions
 from warehouse.paths import WarehousePaths
 from warehouse.publication import publish
 from warehouse.raw import events_cursor
@@ -38,6 +38,8 @@ def publish_snapshot(
     models: Sequence[Model],
     paths: WarehousePaths,
     as_of: datetime,
+    *,
+    forward: bool = True,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     started = time.perf_counter()
     tables = published_models(models)
@@ -47,7 +49,15 @@ def publish_snapshot(
             asset_key=PUBLISHED_WAREHOUSE, metadata={"dagster/row_count": 0, "snapshot": None}
         )
     cursor = events_cursor(conn)
-    snapshot = publish(conn, tables, paths, as_of=as_of, events_cursor=cursor)
+    snapshot = publish(
+        conn,
+        tables,
+        paths,
+        as_of=as_of,
+        events_cursor=cursor,
+        partitions=published_partitions(models),
+        forward=forward,
+    )
     return dg.MaterializeResult(
         asset_key=PUBLISHED_WAREHOUSE,
         metadata={
@@ -56,6 +66,8 @@ def publish_snapshot(
             "path": str(snapshot.path),
             "tables": dg.MetadataValue.json(dict(snapshot.tables)),
             "events_cursor": cursor,
+            # Rows rewritten in a copy of the previous snapshot (-1: written from scratch).
+            "rewritten": -1 if snapshot.rewritten is None else sum(snapshot.rewritten.values()),
             "seconds": round(time.perf_counter() - started, 3),
         },
     )

@@ -84,7 +84,7 @@ def test_publish_writes_numbered_snapshots_with_exactly_the_listed_tables(
     tables, counts, row = read_back(first.path)
     assert tables == {"mart_a", "mart_b", "_snapshot", "_snapshot_tables"}
     assert counts["mart_a"] == 5 and counts["mart_b"] == 3
-    assert row == (1, first.published_at, AS_OF, 42)
+    assert row == (1, first.published_at, AS_OF, 42, None)
 
     work.execute("insert into mart_a select 99")
     clock.t += 1

@@ -1,17 +1,22 @@
--- materialized: table
+-- materialized: partitioned
+-- key: campaign_id
 -- publish: true
+-- partition: campaign_id
 -- Each campaign's roster: every student of its audience in a class on the roster day (the
 -- deadline; today while the campaign is open), with their status that day — 休学 and 已离校
 -- are excluded from the registration rate but shown — and how they registered and were
 -- reminded (催办).
 with
 
-campaigns as (select * from dim_campaigns),
+campaigns as (select * from dim_campaigns where campaign_id in (select key from affected_partitions)),
 students as (select * from stg_business__students),
 memberships as (select * from stg_business__class_memberships),
 statuses as (select * from stg_business__student_statuses),
-registrations as (select * from fct_registrations),
-reminders as (select * from int_campaign_reminders__exploded),
+registrations as (select * from fct_registrations where campaign_id in (select key from affected_partitions)),
+reminders as (
+    select * from int_campaign_reminders__exploded
+    where campaign_id in (select key from affected_partitions)
+),
 
 members as (
     select

@@ -1,11 +1,16 @@
--- materialized: table
+-- materialized: partitioned
+-- key: campaign_id
 -- publish: true
+-- partition: campaign_id
 -- Every whereabouts registration with its place in the student's history for the campaign:
 -- revision 1 is the first, the latest one counts (`is_latest`); late means after the deadline.
 with
 
-registrations as (select * from int_registrations__submitted),
-campaigns as (select * from dim_campaigns),
+registrations as (
+    select * from int_registrations__submitted
+    where campaign_id in (select key from affected_partitions)
+),
+campaigns as (select * from dim_campaigns where campaign_id in (select key from affected_partitions)),
 
 ranked as (
     select

@@ -1,11 +1,20 @@
--- materialized: table
+-- materialized: partitioned
+-- key: campaign_id
 -- publish: true
+-- partition: campaign_id
 -- Where students spend the holiday, from each student's latest registration: staying or
 -- leaving, destination province, and how many return late (after the campaign's holiday).
 with
 
-rosters as (select * from fct_campaign_rosters where not is_excluded and is_registered),
-registrations as (select * from fct_registrations where is_latest),
+rosters as (
+    select * from fct_campaign_rosters
+    where not is_excluded and is_registered
+      and campaign_id in (select key from affected_partitions)
+),
+registrations as (
+    select * from fct_registrations
+    where is_latest and campaign_id in (select key from affected_partitions)
+),
 
 latest as (
     select

@@ -1,11 +1,17 @@
--- materialized: table
+-- materialized: partitioned
+-- key: campaign_id
 -- publish: true
+-- partition: campaign_id
 -- First registrations per campaign, class and campus hour (China Standard Time), with the
 -- running total: the cumulative curve of the live page. Hours without a registration are
 -- absent; the curve holds its level across them.
 with
 
-rosters as (select * from fct_campaign_rosters where not is_excluded and is_registered),
+rosters as (
+    select * from fct_campaign_rosters
+    where not is_excluded and is_registered
+      and campaign_id in (select key from affected_partitions)
+),
 
 per_hour as (
     select

@@ -1,11 +1,13 @@
--- materialized: table
+-- materialized: partitioned
+-- key: campaign_id
 -- publish: true
+-- partition: campaign_id
 -- Registration progress (登记率) per campaign and class: the roster on the roster day,
 -- exclusions (休学, 已离校), registered, late, changed, reminded, and the rate over eligible
 -- students (the sample size).
 with
 
-rosters as (select * from fct_campaign_rosters),
+rosters as (select * from fct_campaign_rosters where campaign_id in (select key from affected_partitions)),
 classes as (select * from dim_classes),
 
 per_class as (
