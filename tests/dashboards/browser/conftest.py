@@ -23,7 +23,14 @@ from typing import Any, Final
 import duckdb
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    WebError,
+    sync_playwright,
+)
 
 from dashboards.config import shanghai_today
 from tests.warehouse.university import BuiltUniversity
@@ -231,9 +238,10 @@ def console() -> Console:
     return Console()
 
 
-@pytest.fixture
-def context(browser: Browser, served: Served, console: Console) -> Iterator[BrowserContext]:
-    """A fresh browser context (no cookies) in Shanghai time; fails the test on console noise."""
+@pytest.fixture(scope="session")
+def shared_context(browser: Browser, served: Served) -> Iterator[BrowserContext]:
+    """One browser context for the session, in Shanghai time: its HTTP cache keeps Dash's and
+    plotly's scripts (megabytes) from being fetched and parsed afresh by every test."""
     made = browser.new_context(
         base_url=served.base,
         locale="zh-CN",
@@ -242,13 +250,31 @@ def context(browser: Browser, served: Served, console: Console) -> Iterator[Brow
         accept_downloads=True,
     )
     made.set_default_timeout(PAGE_TIMEOUT_MS)
-    made.on("console", console.on_message)
-    made.on("weberror", lambda error: console.on_error(error.error))
     try:
         yield made
-        console.assert_clean("the last page")
     finally:
         made.close()
+
+
+@pytest.fixture
+def context(shared_context: BrowserContext, console: Console) -> Iterator[BrowserContext]:
+    """The shared context signed out (no cookies, so no session or language), watched for
+    console noise; the test's pages are closed afterwards and the test fails on any noise."""
+    shared_context.clear_cookies()
+
+    def on_error(error: WebError) -> None:
+        console.on_error(error.error)
+
+    shared_context.on("console", console.on_message)
+    shared_context.on("weberror", on_error)
+    try:
+        yield shared_context
+        console.assert_clean("the last page")
+    finally:
+        for opened in shared_context.pages:
+            opened.close()
+        shared_context.remove_listener("console", console.on_message)
+        shared_context.remove_listener("weberror", on_error)
 
 
 @pytest.fixture
