@@ -35,5 +35,5 @@ periodic_turnaround_refresh = dg.ScheduleDefinition(
     cron_schedule="*/10 * * * *",
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Rebuild the whole-history turnaround marts every 10 minutes.",
+    description="Rebuild leadership's whole-history marts every 10 minutes.",
 )

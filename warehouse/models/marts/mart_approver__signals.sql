@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- Signals about how approvals are made, per department and approver (all time and by campus
 -- month of decision): approvals within 30 s of opening the task (秒批), decisions out of
 -- office hours, handling time, and the queue each approver faces at `as_of`.

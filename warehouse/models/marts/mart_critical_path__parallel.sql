@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- Who held the case up in parallel groups (会签): in every fully approved round of a parallel
 -- step, the member that approved last is on the critical path; how often each node and
 -- department was last, and how long it alone held the case (last approval − second-to-last).

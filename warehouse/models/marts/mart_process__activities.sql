@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- How often each activity occurs in each process (steps as defined in int_process__steps).
 with
 

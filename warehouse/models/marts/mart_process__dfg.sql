@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- The directly-follows graph of each process: pairs (from_activity, to_activity) where the
 -- second directly follows the first within a case, in case order (int_process__steps); how
 -- many such pairs, and the median (quantile_cont) and mean wall-clock seconds between them.

@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- One row per process (native or imported log): its cases, events, and the case duration
 -- (first to last event of the case, wall-clock seconds; a one-event case lasts 0): min, median,
 -- mean, p90 (quantile_cont: linear interpolation), max. Cases as int_process__cases counts them.
