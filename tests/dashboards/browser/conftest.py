@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -170,6 +171,44 @@ def _has_unregistered(cursor: duckdb.DuckDBPyConnection, scope: Scope) -> bool:
 @pytest.fixture(scope="session")
 def cast(served: Served) -> dict[str, str]:
     return _cast(served)
+
+
+@pytest.fixture
+def api(served: Served) -> Iterator[str]:
+    """The workflow API over the served copy's event store, on the port the dashboards call."""
+    log_path = served.home / "api.log"
+    log = log_path.open("a")
+    proc = subprocess.Popen(
+        [TONGBAN, "api", "--host", "127.0.0.1", "--port", str(served.api_port)],
+        cwd=ROOT,
+        env=clean_env(served.home),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{served.api_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"tongban api exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"tongban api never answered:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture

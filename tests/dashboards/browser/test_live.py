@@ -4,14 +4,10 @@ without being reloaded."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 import requests
 from playwright.sync_api import Page, expect
 
@@ -36,44 +32,6 @@ PROGRESS = "#registration-progress-table"
 UNREGISTERED = "#registration-unregistered-table"
 # The page polls every 5 s; DESIGN.md "Live" promises a submission on screen within 10 s.
 LIVE_MS = 15_000
-
-
-@pytest.fixture
-def api(served: Served) -> Iterator[str]:
-    """The workflow API over the served copy's event store, on the port the dashboards call."""
-    log_path = served.home / "api.log"
-    log = log_path.open("a")
-    proc = subprocess.Popen(
-        [TONGBAN, "api", "--host", "127.0.0.1", "--port", str(served.api_port)],
-        cwd=ROOT,
-        env=clean_env(served.home),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{served.api_port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"tongban api exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"tongban api never answered:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def test_a_registration_reaches_the_open_page_without_a_reload(
