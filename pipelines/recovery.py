@@ -4,14 +4,17 @@ The daemon executes warehouse runs itself (`dagster.yaml`: SyncInMemoryRunLaunch
 `tongban build` executes its run in its own process, so when either is killed (a demo stopped
 with SIGKILL, a crash) its run stays STARTED in the run storage — and the queue, which admits
 one warehouse run at a time, would hold every later run back until run monitoring's limit.
-Such a run cannot be executing any more when its process is gone: the daemon's when no daemon
-has sent a heartbeat for a minute, a build's when its process id no longer exists. It is then
-marked failed, with a message saying why.
+Such a run cannot be executing any more when its process is gone. A run records the process
+executing it (`tongban/pid`, `tongban/host`) when its resources are set up; one that has not got
+that far is judged by the daemon's heartbeat (none for a minute: no daemon, nothing executing).
+An orphan is marked failed, with a message saying why — by `tongban build` before it runs and
+by the sensor on every tick, so a restarted demo does not wait for run monitoring's limit.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import Final
 
@@ -19,7 +22,8 @@ import dagster as dg
 
 from pipelines.jobs import WAREHOUSE_TAG
 
-PID_TAG: Final = "tongban/pid"  # on runs that `tongban build` executes in its own process
+PID_TAG: Final = "tongban/pid"  # the process executing the run
+HOST_TAG: Final = "tongban/host"  # where that process runs: a pid means nothing elsewhere
 DAEMON_SILENCE_SECONDS: Final = 60.0
 UNFINISHED: Final = [
     dg.DagsterRunStatus.NOT_STARTED,
@@ -60,6 +64,8 @@ def orphaned_runs(instance: dg.DagsterInstance, now: float | None = None) -> lis
     for record in records:
         run = record.dagster_run
         pid = run.tags.get(PID_TAG)
+        if run.tags.get(HOST_TAG, socket.gethostname()) != socket.gethostname():
+            pid = None  # executing on another machine: only the heartbeat can tell
         if pid is not None:
             if not pid.isdigit() or not process_exists(int(pid)):
                 orphans.append(run)
@@ -69,6 +75,11 @@ def orphaned_runs(instance: dg.DagsterInstance, now: float | None = None) -> lis
         if not daemon:
             orphans.append(run)
     return orphans
+
+
+def executor_tags() -> dict[str, str]:
+    """The tags that name the process executing a run, from inside it."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
 def fail_orphaned_runs(instance: dg.DagsterInstance, now: float | None = None) -> list[str]:

@@ -18,6 +18,7 @@ import duckdb
 from sqlalchemy import Engine
 
 from pipelines.extract import EVENT_BATCH
+from pipelines.recovery import executor_tags
 from warehouse.paths import WarehousePaths
 from workflow_core.catalog.loader import Catalog as ProcessCatalog
 from workflow_core.catalog.loader import load_catalog
@@ -89,6 +90,12 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     root: str
     lock_timeout_seconds: float = 600.0
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every warehouse run uses this resource: its run records the process executing it, so
+        # that a run left behind by a killed process is recognised (pipelines.recovery).
+        if context.instance is not None and context.run_id is not None:
+            context.instance.add_run_tags(context.run_id, executor_tags())
 
     @property
     def paths(self) -> WarehousePaths:

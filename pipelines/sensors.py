@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipelines.extract import high_water_mark
 from pipelines.jobs import WAREHOUSE_TAG, live_update
+from pipelines.recovery import fail_orphaned_runs
 from pipelines.resources import EventStore
 
 IN_PROGRESS: Final = [
@@ -44,6 +45,8 @@ def new_events_sensor(
     context: dg.SensorEvaluationContext, event_store: EventStore
 ) -> dg.SensorResult | dg.SkipReason:
     """Requests a live update when the event store's high-water mark passes the cursor."""
+    for orphan in fail_orphaned_runs(context.instance):
+        context.log.warning(f"run {orphan} was left unfinished by a stopped process: failed")
     seen = int(context.cursor) if context.cursor else 0
     with event_store.engine() as engine:
         mark = high_water_mark(engine)

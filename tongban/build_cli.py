@@ -8,7 +8,6 @@ so the UI shows it and the sensor waits for it.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import threading
@@ -101,13 +100,13 @@ def build(full: bool, as_of: datetime | None) -> None:
 
     from pipelines.definitions import defs
     from pipelines.jobs import AS_OF_TAG, WAREHOUSE_FULL_REBUILD, WAREHOUSE_UPDATE, as_of_tag
-    from pipelines.recovery import PID_TAG, fail_orphaned_runs
+    from pipelines.recovery import executor_tags, fail_orphaned_runs
 
     settings = Settings.from_env()
     instance = dg.DagsterInstance.from_config(str(ensure_dagster_home(settings.dagster_home)))
     name = WAREHOUSE_FULL_REBUILD if full else WAREHOUSE_UPDATE
     job = defs.resolve_job_def(name)
-    tags = {PID_TAG: str(os.getpid())}
+    tags = executor_tags()
     if as_of:
         tags[AS_OF_TAG] = as_of_tag(as_of)
     for orphan in fail_orphaned_runs(instance):

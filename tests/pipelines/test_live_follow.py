@@ -4,6 +4,7 @@ and what it publishes equals a clean full build."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ import dagster as dg
 
 from pipelines.extract import high_water_mark
 from pipelines.jobs import LIVE_UPDATE, PERIODIC_REFRESH
+from pipelines.recovery import PID_TAG
 from pipelines.resources import EventStore, LiveUpdate
 from tests.pipelines.conftest import published_tables, resources_for, run_job, same_row
 from warehouse.paths import WarehousePaths
@@ -81,6 +83,9 @@ def test_the_live_run_publishes_events_that_arrive_while_it_runs(
         elapsed = time.monotonic() - started
         feeder.join(timeout=10)
         assert result.success
+        # The run names the process that executed it (pipelines.recovery).
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.tags.get(PID_TAG) == str(os.getpid())
         # The live run builds the periodic marts once, on this new warehouse, and leaves them
         # to their schedule after: their refresh brings them to the last event too.
         assert run_job(PERIODIC_REFRESH, resources, instance).success
