@@ -15,7 +15,9 @@ Builders:
   reads `departments(grain="week")`.
 - `node_wait_handling(frame, lang, clock)`: per node and department, median wait vs handling.
 - `ageing_bars(frame, lang, names)`: open tasks per department, 正常/临期/超期 in green/yellow/red.
-- `service_rows`, `department_rows`, `ranking_rows`, `signal_rows`: table rows (dicts of text).
+- `service_rows`, `department_rows`, `ranking_rows`: table rows (dicts of text).
+- `department_signals(frame, k)` / `signal_rows(frame, lang, names, k)`: approver signals summed
+  per department (never per person, for any scope), small cells suppressed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ FONT: Final = (
     '"WenQuanYi Micro Hei", system-ui, sans-serif'
 )
 APPLICANT: Final = "applicant"
+# A department's approver signals describe people: with fewer approvers than this, its shares
+# would be one or two identifiable persons' habits, so they are suppressed like a small sample.
+MIN_APPROVERS: Final = 3
 
 register_messages(
     "turnaround.",
@@ -466,29 +471,72 @@ def ranking_rows(
     return rows
 
 
-def signal_rows(signals: pl.DataFrame, lang: str, names: Mapping[str, str]) -> list[dict[str, str]]:
-    """Approver signals: per department (university-wide) or per approver (a department's own
-    scope): decisions, 秒批 and after-hours shares, the queue at as-of; small rows read "—"."""
-    per_approver = "approver_id" in signals.columns
+def department_signals(signals: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Approver signals summed per department: never a row per person.
+
+    `approver_signals` answers a university-wide scope per department and a department's own
+    scope per approver (with the approver's name); either way this returns one row per
+    department — decisions (the sample), approvals, 秒批, after-hours decisions, the queue at
+    as-of and how many approvers it sums — and no approver id or name. A department is a small
+    cell (`is_small_sample`) under `k` decisions, or when it has fewer than `MIN_APPROVERS`
+    approvers: then its shares would describe one or two identifiable people.
+    """
+    columns = {
+        "department_id": pl.String,
+        "decisions": pl.Int64,
+        "instant_approvals": pl.Int64,
+        "after_hours_decisions": pl.Int64,
+        "queue_depth": pl.Int64,
+        "approvers": pl.Int64,
+        "is_small_sample": pl.Boolean,
+    }
+    if signals.is_empty():
+        return pl.DataFrame(schema=columns)
+    if "approver_id" in signals.columns:
+        approvers = pl.col("approver_id").drop_nulls().n_unique()
+    elif "approvers" in signals.columns:
+        approvers = pl.col("approvers").sum()
+    else:
+        approvers = pl.lit(0)
+    summed = signals.group_by("department_id").agg(
+        pl.col("decisions").sum(),
+        pl.col("instant_approvals").sum(),
+        pl.col("after_hours_decisions").sum(),
+        pl.col("queue_depth").sum(),
+        approvers.cast(pl.Int64).alias("approvers"),
+    )
+    return summed.with_columns(
+        ((pl.col("decisions") < k) | (pl.col("approvers") < MIN_APPROVERS)).alias("is_small_sample")
+    ).select(pl.col(name).cast(dtype) for name, dtype in columns.items())
+
+
+def signal_rows(
+    signals: pl.DataFrame, lang: str, names: Mapping[str, str], k: int
+) -> list[dict[str, str]]:
+    """Approver signals per department (see `department_signals`): decisions and approvers
+    (the sample sizes), 秒批 and after-hours counts and shares, the queue at as-of. A small
+    cell keeps its sample sizes; every other figure reads "—". No staff names, for any scope."""
     rows = []
-    for row in signals.sort("decisions", descending=True).iter_rows(named=True):
+    per_department = department_signals(signals, k)
+    ordered = per_department.sort(["decisions", "department_id"], descending=[True, False])
+    for row in ordered.iter_rows(named=True):
         tiny = bool(row["is_small_sample"])
         decisions = int(row["decisions"])
         instant = row["instant_approvals"]
         after_hours = row["after_hours_decisions"]
-        who = name_of(row["department_id"], names, lang)
-        if per_approver:
-            who = f"{row.get('approver_name') or row['approver_id']} · {who}"
         rows.append(
             {
                 "department_id": str(row["department_id"]),
-                "who": who,
+                "department": name_of(row["department_id"], names, lang),
+                "approvers": count(row["approvers"]),
                 "decisions": count(decisions),
                 "instant": SUPPRESSED if tiny else count(instant),
-                "instant_share": percent(None if tiny else instant / decisions),
+                "instant_share": percent(None if tiny or not decisions else instant / decisions),
                 "after_hours": SUPPRESSED if tiny else count(after_hours),
-                "after_hours_share": percent(None if tiny else after_hours / decisions),
-                "queue_depth": count(row["queue_depth"]),
+                "after_hours_share": percent(
+                    None if tiny or not decisions else after_hours / decisions
+                ),
+                "queue_depth": SUPPRESSED if tiny else count(row["queue_depth"]),
                 "small": t("turnaround.figure.small", lang) if tiny else "",
             }
         )

@@ -30,6 +30,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboards.figures.turnaround import (
     CLOCKS,
+    MIN_APPROVERS,
     Clock,
     ageing_bars,
     department_names,
@@ -70,7 +71,7 @@ _ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 TABLE_STYLE: Final = {"borderCollapse": "collapse", "width": "100%", "fontSize": "0.9rem"}
 CELL_STYLE: Final = {"padding": "0.3rem 0.6rem", "borderBottom": "1px solid #d9e2ec"}
 NUMBER_STYLE: Final = {**CELL_STYLE, "textAlign": "right", "whiteSpace": "nowrap"}
-TEXT_COLUMNS: Final = frozenset({"service", "department", "who", "small"})
+TEXT_COLUMNS: Final = frozenset({"service", "department", "small"})
 
 register_messages(
     "turnaround.",
@@ -140,8 +141,11 @@ register_messages(
             "en": "Approver signals (instant approvals, after hours, queues)",
         },
         "turnaround.signals.note": {
-            "zh": "秒批：打开任务后 30 秒内批准；全部服务合计。",
-            "en": "Instant: approved within 30 s of opening; all services together.",
+            "zh": "按部门汇总（不列个人）：秒批指打开任务后 30 秒内批准；全部服务合计。"
+            "审批数少于 {k} 或审批人少于 {people} 人的部门以“—”表示。",
+            "en": "Summed per department (no individuals): instant means approved within "
+            "30 s of opening; all services together. Departments with fewer than {k} "
+            "decisions or fewer than {people} approvers are shown as “—”.",
         },
         "turnaround.col.service": {"zh": "服务", "en": "Service"},
         "turnaround.col.submitted": {"zh": "申请件数", "en": "Submitted"},
@@ -159,8 +163,8 @@ register_messages(
         "turnaround.col.rank": {"zh": "名次", "en": "Rank"},
         "turnaround.col.p90_over_sla": {"zh": "P90/时限", "en": "P90 / SLA"},
         "turnaround.col.median_over_sla": {"zh": "中位/时限", "en": "Median / SLA"},
-        "turnaround.col.who": {"zh": "部门/审批人", "en": "Department / approver"},
-        "turnaround.col.decisions": {"zh": "审批数", "en": "Decisions"},
+        "turnaround.col.approvers": {"zh": "审批人数", "en": "Approvers"},
+        "turnaround.col.decisions": {"zh": "样本（审批数）", "en": "Sample (decisions)"},
         "turnaround.col.instant": {"zh": "秒批", "en": "Instant"},
         "turnaround.col.instant_share": {"zh": "秒批占比", "en": "Instant share"},
         "turnaround.col.after_hours": {"zh": "非工作时间", "en": "After hours"},
@@ -212,7 +216,8 @@ RANKING_COLUMNS: Final = (
     "small",
 )
 SIGNAL_COLUMNS: Final = (
-    "who",
+    "department",
+    "approvers",
     "decisions",
     "instant",
     "instant_share",
@@ -457,8 +462,11 @@ def body(
         section(
             "turnaround.section.signals",
             lang,
-            table(SIGNALS_TABLE, SIGNAL_COLUMNS, signal_rows(signals, lang, names), lang),
-            note_key="turnaround.signals.note",
+            html.P(
+                t("turnaround.signals.note", lang, k=scope.k, people=MIN_APPROVERS),
+                className="tb-note",
+            ),
+            table(SIGNALS_TABLE, SIGNAL_COLUMNS, signal_rows(signals, lang, names, scope.k), lang),
         )
     )
     return parts

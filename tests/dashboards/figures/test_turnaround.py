@@ -11,6 +11,7 @@ from dashboards.figures.turnaround import (
     ageing_bars,
     clocked,
     department_rows,
+    department_signals,
     node_wait_handling,
     p90_over_sla,
     ranking_rows,
@@ -211,22 +212,56 @@ def test_department_rows_follow_the_clock_and_suppress_small_departments() -> No
     assert clocked("duration_p90_s", "working") == "duration_working_p90_s"
 
 
-def test_signal_rows_show_shares_and_suppress_small_approvers() -> None:
+def test_signal_rows_sum_approvers_per_department_and_name_nobody() -> None:
+    # A department's own scope gets the read API's per-approver rows, names included.
     frame = pl.DataFrame(
         {
-            "department_id": ["it_center", "it_center"],
-            "approver_id": ["S1", "S2"],
-            "approver_name": ["张三", "<b>李四</b>"],
-            "decisions": [100, 2],
+            "department_id": ["it_center"] * 3 + ["library", "library"],
+            "approver_id": ["S1", "S2", "S3", "S4", "S5"],
+            "approver_name": ["张三", "<b>李四</b>", "王五", "赵六", "钱七"],
+            "decisions": [100, 2, 18, 40, 40],
+            "instant_approvals": [25, 2, 3, 4, 0],
+            "after_hours_decisions": [10, 1, 9, 0, 2],
+            "queue_depth": [7, 0, 3, 1, 1],
+            "is_small_sample": [False, True, False, False, False],
+        }
+    )
+    rows = signal_rows(frame, "zh", {"it_center": "网络与信息中心", "library": "图书馆"}, k=5)
+    assert [row["department"] for row in rows] == ["网络与信息中心", "图书馆"]
+    it_center, library = rows
+    assert it_center["decisions"] == "120" and it_center["approvers"] == "3"
+    assert it_center["instant"] == "30" and it_center["instant_share"] == "25.0%"
+    assert it_center["after_hours"] == "20" and it_center["queue_depth"] == "10"
+    # Two approvers: their department's shares would be one of two people's; suppressed, the
+    # sample sizes stay.
+    assert library["approvers"] == "2" and library["decisions"] == "80"
+    assert library["instant"] == library["instant_share"] == library["queue_depth"] == SUPPRESSED
+    assert library["small"]
+    text = repr(rows)
+    for name in ("张三", "李四", "王五", "赵六", "钱七", "S1", "S4"):
+        assert name not in text
+
+
+def test_department_signals_suppress_departments_under_k_decisions() -> None:
+    # A university-wide scope gets rows per department already (with an approvers count).
+    frame = pl.DataFrame(
+        {
+            "department_id": ["it_center", "library"],
+            "decisions": [100, 4],
+            "approvals": [90, 4],
             "instant_approvals": [25, 2],
             "after_hours_decisions": [10, 1],
             "queue_depth": [7, 0],
+            "approvers": [6, 4],
             "is_small_sample": [False, True],
         }
     )
-    big, small = signal_rows(frame, "zh", {"it_center": "网络与信息中心"})
-    assert big["who"] == "张三 · 网络与信息中心"
+    summed = department_signals(frame, k=5)
+    assert dict(summed.select("department_id", "is_small_sample").iter_rows()) == {
+        "it_center": False,
+        "library": True,
+    }
+    big, small = signal_rows(frame, "en", {}, k=5)
     assert big["instant_share"] == "25.0%" and big["after_hours_share"] == "10.0%"
-    assert big["queue_depth"] == "7"
-    assert small["instant"] == small["instant_share"] == small["after_hours"] == SUPPRESSED
-    assert small["decisions"] == "2"
+    assert small["decisions"] == "4" and small["instant"] == SUPPRESSED
+    assert department_signals(frame.clear(), k=5).is_empty()

@@ -301,3 +301,47 @@ def test_the_layout_offers_the_scopes_services_and_speaks_english_when_asked(
     text = dumped(english)
     assert "Per department" in text and "Sample (decided)" in text
     assert "各部门" not in text
+
+
+def approver_names(app: dash.Dash, leader: str) -> set[str]:
+    """Every approver's name in the warehouse (people who decided a task)."""
+    with signed_in(app, leader), warehouse().cursor() as cursor:
+        rows = cursor.execute(
+            """
+            select distinct people.person_name
+            from mart_approver__signals as signals
+            join dim_people as people on people.person_id = signals.approver_id
+            where people.person_name is not null
+            """
+        ).fetchall()
+    return {str(name) for (name,) in rows}
+
+
+@pytest.mark.parametrize("who", ["leadership", "department_head"])
+def test_no_approver_is_named_on_the_turnaround_page(
+    app: dash.Dash, persona_ids: dict[str, list[str]], who: str
+) -> None:
+    leader = persona_ids["leadership"][0]
+    names = approver_names(app, leader)
+    assert names  # the small university's approvers have names to leak
+    user = leader if who == "leadership" else department_head(app, persona_ids)[0]
+    if who == "department_head":
+        # The read API does name this scope's approvers: the page must not pass them on.
+        with signed_in(app, user), warehouse().cursor() as cursor:
+            own = turnaround.approver_signals(cursor, current_scope())
+        assert own["approver_name"].drop_nulls().len() > 0
+    client = app.server.test_client()
+    texts = []
+    for service in ("*", "enrollment_certificate"):
+        answer = client.post(CALLBACK, json=body_request(service), headers={"X-Remote-User": user})
+        assert answer.status_code == 200
+        texts.append(json.dumps(answer.get_json(), ensure_ascii=False))
+    for lang in ("zh", "en"):
+        with signed_in(app, user):
+            flask.session[SESSION_LANGUAGE] = lang
+            texts.append(dumped(page(app).render(1, "*", "working", None, None)))
+            texts.append(dumped(page(app).layout()))
+    text = "\n".join(texts)
+    assert "turnaround-signals-table" in text
+    leaked = sorted(name for name in names if name in text)
+    assert not leaked, leaked
