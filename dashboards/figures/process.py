@@ -29,6 +29,13 @@ from dashboards.formatting import SUPPRESSED, count, duration, shanghai
 from dashboards.i18n import register_messages, t
 
 QUANTILES: Final[tuple[str, ...]] = ("min", "median", "mean", "p90", "max")
+LABEL_POSITIONS: Final[tuple[str, ...]] = (
+    "bottom center",
+    "top center",
+    "bottom center",
+    "top center",
+    "bottom center",
+)
 SKEWED: Final = 10.0
 ACCENT: Final = "#9b1c1c"
 MUTED: Final = "#a0aec0"
@@ -243,7 +250,10 @@ def case_duration_figure(
             mode="markers+text",
             marker={"size": 12, "color": ACCENT},
             text=[t(f"process.quantile.{name}", lang) for name in QUANTILES],
-            textposition="top center",
+            # Alternating above and below: the median and the mean (or p90 and max) often sit
+            # close together, and two labels on one side would print over each other.
+            textposition=list(LABEL_POSITIONS),
+            cliponaxis=False,
             customdata=[duration(summary[name], lang) for name in QUANTILES],
             hovertemplate="%{text}: %{customdata}<extra></extra>",
             name=all_cases,
@@ -263,7 +273,7 @@ def case_duration_figure(
                 name=t("process.figure.slowest", lang),
             )
         )
-    _layout(figure, height=240)
+    _layout(figure, height=260)
     figure.update_layout(
         showlegend=False,
         xaxis={

@@ -48,9 +48,6 @@ CRITICAL: Final = "process-critical"
 DURATIONS: Final = "process-durations"
 SLOWEST_TABLE: Final = "process-slowest-table"
 SLOWEST_COLUMNS: Final = ("rank", "case_id", "started_at", "ended_at", "events", "duration")
-# The shared stylesheet has no table rules yet; these keep the table legible until it does.
-TABLE_STYLE: Final = {"borderCollapse": "collapse", "fontSize": "0.9rem"}
-CELL_STYLE: Final = {"padding": "0.3rem 0.6rem", "borderBottom": "1px solid #d9e2ec"}
 
 register_messages(
     "process.",
@@ -65,8 +62,24 @@ register_messages(
         "process.origin.imported": {"zh": "导入日志", "en": "imported log"},
         "process.cases": {"zh": "{cases} 件", "en": "{cases} cases"},
         "process.summary": {
-            "zh": "共 {cases} 件、{events} 个事件",
-            "en": "{cases} cases, {events} events",
+            "zh": "该服务全校共 {cases} 件、{events} 个事件",
+            "en": "This service university-wide: {cases} cases, {events} events",
+        },
+        "process.scope.university": {"zh": "全校", "en": "University-wide"},
+        "process.scope.unit": {"zh": "本单位", "en": "Your unit"},
+        "process.scope.university_title": {
+            "zh": "统计范围：全校（该服务的全部案例）",
+            "en": "Scope: the whole university (every case of this service)",
+        },
+        "process.scope.unit_title": {
+            "zh": "统计范围：本单位（仅与您所在部门有关的部分）",
+            "en": "Scope: your unit (only what involves your departments)",
+        },
+        "process.durations.scope_note": {
+            "zh": "注意：此分布为全校口径（该服务的全部案例），不限于本单位；"
+            "上方流转图仅为本单位。",
+            "en": "Note: this distribution covers the whole university (every case of the "
+            "service), not only your unit; the hand-off flow above is your unit's only.",
         },
         "process.no_services": {
             "zh": "您的权限范围内暂无可查看的服务。",
@@ -155,21 +168,40 @@ def table(
 ) -> html.Div:
     if not rows:
         return html.Div(html.P(t("process.no_data", lang), className="tb-note"), id=table_id)
-    head = html.Thead(
-        html.Tr([html.Th(t(f"process.col.{key}", lang), style=CELL_STYLE) for key in columns])
-    )
+    head = html.Thead(html.Tr([html.Th(t(f"process.col.{key}", lang)) for key in columns]))
     body_rows = html.Tbody(
-        [html.Tr([html.Td(row[key], style=CELL_STYLE) for key in columns]) for row in rows]
+        [
+            html.Tr(
+                [
+                    html.Td(row[key], className=None if key == "case_id" else "tb-number")
+                    for key in columns
+                ]
+            )
+            for row in rows
+        ]
     )
     return html.Div(
-        html.Table([head, body_rows], className="tb-table", style=TABLE_STYLE),
-        id=table_id,
-        style={"overflowX": "auto"},
+        html.Table([head, body_rows], className="tb-table"), id=table_id, className="tb-scroll"
     )
 
 
-def section(title_key: str, lang: str, *children: Any, notes: Sequence[str] = ()) -> html.Section:
-    parts: list[Any] = [html.H2(t(title_key, lang))]
+def scope_tag(whole: bool, lang: str) -> html.Span:
+    """The scope a figure counts, said next to its title: 全校 (every case) or 本单位."""
+    kind = "university" if whole else "unit"
+    return html.Span(
+        t(f"process.scope.{kind}", lang),
+        className=f"tb-scope tb-scope-{kind}",
+        title=t(f"process.scope.{kind}_title", lang),
+    )
+
+
+def section(
+    title_key: str, lang: str, *children: Any, whole: bool, notes: Sequence[str] = ()
+) -> html.Section:
+    """A titled section; `whole` says whether its figure counts the whole university (全校)
+    or only the scope's own units (本单位) — always labelled, so no one mistakes one for the
+    other."""
+    parts: list[Any] = [html.H2([t(title_key, lang), " ", scope_tag(whole, lang)])]
     parts.extend(html.P(t(key, lang), className="tb-note") for key in notes)
     return html.Section([*parts, *children], className="tb-section")
 
@@ -196,24 +228,38 @@ def body(
         if critical.is_empty()
         else critical_path_bars(critical, lang, scope.k)
     )
+    # The hand-offs and the critical path are filtered to a department's own units by the
+    # read API; the case counts and durations (process_report) are always the whole service.
+    flows_whole = scope.university
+    duration_notes = ["process.durations.note"]
+    if not scope.university:
+        duration_notes.append("process.durations.scope_note")
     parts: list[Any] = [
         html.P(
-            t("process.summary", lang, cases=count(cases), events=count(events)),
+            [
+                scope_tag(True, lang),
+                " ",
+                t("process.summary", lang, cases=count(cases), events=count(events)),
+            ],
             id=SUMMARY,
-            className="tb-note",
+            className="tb-summary",
         ),
         section(
             "process.section.handoffs",
             lang,
             graph(SANKEY, handoff_sankey(handoffs, lang, scope.k)),
+            whole=flows_whole,
             notes=handoff_notes,
         ),
-        section("process.section.critical", lang, graph(CRITICAL, critical_figure)),
+        section(
+            "process.section.critical", lang, graph(CRITICAL, critical_figure), whole=flows_whole
+        ),
         section(
             "process.section.durations",
             lang,
             graph(DURATIONS, case_duration_figure(summary, cases, slowest, lang, scope.k)),
-            notes=["process.durations.note"],
+            whole=True,
+            notes=duration_notes,
         ),
     ]
     if slowest is not None:
@@ -222,6 +268,7 @@ def body(
                 "process.section.slowest",
                 lang,
                 table(SLOWEST_TABLE, SLOWEST_COLUMNS, slowest_rows(slowest, lang), lang),
+                whole=True,
             )
         )
     else:
@@ -234,6 +281,7 @@ def body(
                     id=SLOWEST_TABLE,
                     className="tb-note",
                 ),
+                whole=True,
             )
         )
     return parts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 import polars as pl
@@ -85,6 +86,10 @@ def test_case_durations_use_a_log_axis_when_skewed() -> None:
     assert list(quantiles.x) == [round(60 / 3600, 3), 1.0, 5.0, 20.0, 100.0]
     assert list(slow.text) == ["c-1", "c-2"]
     assert figure.layout.xaxis.type == "log"
+    # Neighbouring labels (the median and the mean above all) sit on opposite sides.
+    positions = list(quantiles.textposition)
+    assert all(a != b for a, b in itertools.pairwise(positions))
+    assert positions[1] != positions[2]  # 中位数 / 平均
     even = dict(summary, max=2 * HOUR)
     assert case_duration_figure(even, 500, None, "zh", k=5).layout.xaxis.type == "linear"
 

@@ -50,6 +50,32 @@ def find(node: Any, component_id: str) -> Any:
     return find(children, component_id) if children is not None else None
 
 
+def text_of(node: Any) -> str:
+    """The text a component (or a list of them) shows, children flattened."""
+    if node is None:
+        return ""
+    if isinstance(node, str | int | float):
+        return str(node)
+    if isinstance(node, list | tuple):
+        return "".join(text_of(child) for child in node)
+    return text_of(getattr(node, "children", None))
+
+
+def scope_tags(body: list[Any]) -> list[str]:
+    """The scope label (全校 / 本单位) in each section title, in page order."""
+    tags = []
+    for part in body:
+        if getattr(part, "className", None) != "tb-section":
+            continue
+        title = part.children[0]
+        tags.extend(
+            text_of(child)
+            for child in title.children
+            if "tb-scope" in str(getattr(child, "className", ""))
+        )
+    return tags
+
+
 def dumped(node: Any) -> str:
     return json.dumps(node, cls=PlotlyJSONEncoder, ensure_ascii=False)
 
@@ -90,8 +116,10 @@ def test_leadership_sees_the_flow_the_critical_path_and_the_slowest_cases(
     assert sum(sankey.link.value) + handoffs.filter(handoffs["handoffs"] < scope.k)[
         "handoffs"
     ].sum() == (handoffs["handoffs"].sum())
-    summary = find(body, page(app).SUMMARY).children
-    assert count(listed["cases"][0]) in summary
+    summary = text_of(find(body, page(app).SUMMARY))
+    assert count(listed["cases"][0]) in summary and summary.startswith("全校")
+    # Leadership's figures all count the whole university, and each says so.
+    assert scope_tags(body) == ["全校"] * 4
     table = find(body, page(app).SLOWEST_TABLE)
     _, tbody = table.children.children
     ids = [row.children[1].children for row in tbody.children]
@@ -149,6 +177,10 @@ def test_a_department_head_sees_flows_of_their_units_and_no_case_ids(
     for case_id in slowest["case_id"]:
         assert case_id not in text
     assert "仅对全校范围的角色显示" in find(body, page(app).SLOWEST_TABLE).children
+    # Its own flows next to university-wide totals: every figure names its scope.
+    assert text_of(find(body, page(app).SUMMARY)).startswith("全校")
+    assert scope_tags(body) == ["本单位", "本单位", "全校", "全校"]
+    assert "不限于本单位" in text_of(body)
 
 
 def test_keys_outside_the_scopes_list_are_refused(
