@@ -5,6 +5,7 @@
   unit shown, so 1 天 23 小时 59 分钟 reads "2天", not "1天23小时".
 - `shanghai(moment, lang)`: a naive-UTC datetime (the warehouse's convention) shown in
   Asia/Shanghai, "2026-11-02 10:00"; `shanghai_date` for the day alone.
+- `month_day(day, lang)`: "9月20日" / "Sep 20".
 - `percent(0.923)` → "92.3%", `count(12345)` → "12,345".
 - Every function shows `SUPPRESSED` ("—") for None: a small cell suppressed by the read API, or
   a figure that does not exist (a median of no cases). NaN is treated the same.
@@ -20,6 +21,20 @@ from zoneinfo import ZoneInfo
 SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 SUPPRESSED: Final = "—"
 
+_MONTHS_EN: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 _UNITS: Final = {
     "zh": {"d": "天", "h": "小时", "min": "分钟", "s": "秒"},
     "en": {"d": " d", "h": " h", "min": " min", "s": " s"},
@@ -76,6 +91,17 @@ def shanghai_date(moment: datetime | date | None, lang: str = "zh") -> str:
         return SUPPRESSED
     day = to_shanghai(moment).date() if isinstance(moment, datetime) else moment
     return day.isoformat()
+
+
+def month_day(moment: datetime | date | None, lang: str = "zh") -> str:
+    """A day of the year as people write it: "9月20日" in Chinese, "Sep 20" in English.
+
+    A datetime is taken as it is (convert with `to_shanghai` first when it is naive UTC)."""
+    if moment is None:
+        return SUPPRESSED
+    if lang == "en":
+        return f"{_MONTHS_EN[moment.month - 1]} {moment.day}"
+    return f"{moment.month}月{moment.day}日"
 
 
 def percent(value: float | None, digits: int = 1) -> str:

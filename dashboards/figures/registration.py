@@ -3,8 +3,10 @@
 - `progress_bars(frame, lang)`: one horizontal stacked bar per unit (class, college, …) of
   `registration.progress`: registered, not yet registered, excluded (休学/离校), with the rate
   as text. A suppressed unit (small cell, aggregate-only scope) gets no bar and reads "—".
-- `cumulative_curve(frame, lang, deadline=…)`: `registration.curve`, cumulative first
-  registrations by campus hour against the eligible count, the deadline marked.
+- `cumulative_curve(frame, lang, deadline=…, opens=…)`: `registration.curve`, cumulative first
+  registrations by campus hour against the eligible count, the deadline marked; the x axis
+  keeps the campaign window in view (late registrations are counted at its right edge) and
+  dates read "9月20日" / "Sep 20".
 - `destinations_bars(frame, lang)`: `registration.destinations`, students staying (留校) and
   leaving per destination province.
 
@@ -13,13 +15,13 @@ Every builder answers an empty frame with an empty figure that says there is no 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboards.formatting import SUPPRESSED, count, percent, to_shanghai
+from dashboards.formatting import SUPPRESSED, count, month_day, percent, to_shanghai
 from dashboards.i18n import register_messages, t
 
 FONT: Final = (
@@ -31,6 +33,11 @@ MISSING_COLOUR: Final = "#c53030"
 EXCLUDED_COLOUR: Final = "#a0aec0"
 ACCENT: Final = "#9b1c1c"
 STAY: Final = "留校"
+DAY_MS: Final = 86_400_000
+# The curve shows the campaign window and this much of it again on either side (at least
+# MIN_MARGIN), so the first hour and the deadline never sit on the frame.
+WINDOW_MARGIN: Final = 0.04
+MIN_MARGIN: Final = timedelta(hours=6)
 
 register_messages(
     "registration.",
@@ -45,6 +52,10 @@ register_messages(
         "registration.figure.deadline": {"zh": "截止", "en": "Deadline"},
         "registration.figure.hour": {"zh": "时间（北京时间）", "en": "Time (Beijing)"},
         "registration.figure.stay": {"zh": "留校", "en": "Staying"},
+        "registration.figure.later": {
+            "zh": "截止后另有 {count} 人登记（最晚 {day}）→",
+            "en": "{count} more registered after the deadline (last {day}) →",
+        },
         "registration.figure.suppressed": {
             "zh": "— 人数过少，不予显示",
             "en": "— too few students to show",
@@ -137,10 +148,43 @@ def _campus(moment: datetime) -> datetime:
     return to_shanghai(moment).replace(tzinfo=None)
 
 
+def _tick_formats(lang: str) -> list[dict[str, Any]]:
+    """Date ticks in the reader's language: "9月20日" (with the hour once zoomed in), "Sep 20"."""
+    day = "%-m月%-d日" if lang == "zh" else "%b %-d"
+    return [
+        {"dtickrange": [None, DAY_MS], "value": f"%H:%M<br>{day}"},
+        {"dtickrange": [DAY_MS, None], "value": day},
+    ]
+
+
+def window(
+    opens: datetime | None, deadline: datetime | None, first: datetime, last: datetime
+) -> tuple[datetime, datetime] | None:
+    """The x range of the curve on the campus clock: the campaign window (opens → deadline)
+    with a little margin, so a late registration weeks later does not squash the campaign into
+    the left edge. None (plotly's autorange) without a deadline."""
+    if deadline is None:
+        return None
+    end = _campus(deadline)
+    start = _campus(opens) if opens is not None else first
+    start = min(start, first)
+    if end <= start:
+        return None
+    margin = max((end - start) * WINDOW_MARGIN, MIN_MARGIN)
+    return start - margin, end + margin
+
+
 def cumulative_curve(
-    frame: pl.DataFrame, lang: str, *, deadline: datetime | None = None
+    frame: pl.DataFrame,
+    lang: str,
+    *,
+    deadline: datetime | None = None,
+    opens: datetime | None = None,
 ) -> go.Figure:
-    """Cumulative registrations by campus hour, the eligible count and the deadline marked."""
+    """Cumulative registrations by campus hour, the eligible count and the deadline marked.
+
+    The x axis shows the campaign window (`opens` → `deadline`, naive UTC like the warehouse,
+    with a margin); registrations after its right edge are counted in a note at that edge."""
     if frame.is_empty():
         return empty_figure(lang)
     hours = frame["campus_hour"].to_list()
@@ -183,12 +227,42 @@ def cumulative_curve(
             y=1,
             xref="x",
             yref="paper",
-            text=f"{t('registration.figure.deadline', lang)} {at:%m-%d %H:%M}",
+            text=f"{t('registration.figure.deadline', lang)} {month_day(at, lang)} {at:%H:%M}",
             showarrow=False,
             yanchor="bottom",
+            xanchor="right",
             font={"color": ACCENT},
         )
-    figure.update_xaxes(title_text=t("registration.figure.hour", lang))
+    shown = window(opens, deadline, hours[0], hours[-1])
+    if shown is not None:
+        figure.update_xaxes(range=list(shown), autorange=False)
+        before = [c for h, c in zip(hours, cumulative, strict=True) if h <= shown[1]]
+        later = int(cumulative[-1]) - (int(before[-1]) if before else 0)
+        if later > 0:
+            figure.add_annotation(
+                x=1,
+                y=0.04,
+                xref="paper",
+                yref="paper",
+                xanchor="right",
+                yanchor="bottom",
+                text=t(
+                    "registration.figure.later",
+                    lang,
+                    count=count(later),
+                    day=month_day(hours[-1], lang),
+                ),
+                showarrow=False,
+                align="right",
+                font={"size": 12, "color": "#616e7c"},
+                bgcolor="rgba(255, 255, 255, 0.85)",
+            )
+    figure.update_xaxes(
+        title_text=t("registration.figure.hour", lang),
+        type="date",
+        tickformatstops=_tick_formats(lang),
+        hoverformat="%Y-%m-%d %H:00",
+    )
     figure.update_yaxes(title_text=t("registration.figure.students", lang), rangemode="tozero")
     figure.update_layout(showlegend=False)
     return figure

@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboards.formatting import SUPPRESSED, count, duration, percent
+from dashboards.formatting import SUPPRESSED, count, duration, month_day, percent
 from dashboards.i18n import register_messages, t
 
 Clock = Literal["working", "wall"]
@@ -56,6 +56,10 @@ register_messages(
     {
         "turnaround.figure.no_data": {"zh": "暂无数据", "en": "No data"},
         "turnaround.figure.week": {"zh": "周（起始日）", "en": "Week starting"},
+        "turnaround.figure.week_of": {
+            "zh": "{year}年{day}起一周",
+            "en": "Week of {day}, {year}",
+        },
         "turnaround.figure.volume": {"zh": "件数", "en": "Requests"},
         "turnaround.figure.decided": {"zh": "办理任务数", "en": "Decided tasks"},
         "turnaround.figure.hours": {"zh": "小时", "en": "Hours"},
@@ -169,6 +173,10 @@ def weekly_trend(
         else frame.sort("period_start")
     )
     x = [day.isoformat() for day in weeks["period_start"].to_list()]
+    week_labels = [
+        t("turnaround.figure.week_of", lang, day=month_day(day, lang), year=day.year)
+        for day in weeks["period_start"].to_list()
+    ]
     figure = go.Figure()
     figure.add_trace(
         go.Bar(
@@ -177,7 +185,8 @@ def weekly_trend(
             name=volume_label,
             marker_color=VOLUME_COLOUR,
             yaxis="y" if combined else "y2",
-            hovertemplate="%{x}: %{y}<extra></extra>",
+            customdata=week_labels,
+            hovertemplate="%{customdata}: %{y}<extra></extra>",
         )
     )
     lines = () if combined else ((median, "median", "solid"), (p90, "p90", "dot"))
@@ -192,19 +201,34 @@ def weekly_trend(
                 mode="lines+markers",
                 line={"color": HANDLING_COLOUR, "dash": dash_style},
                 text=[duration(v, lang) for v in seconds],
-                hovertemplate="%{x}: %{text}<extra></extra>",
+                customdata=week_labels,
+                hovertemplate="%{customdata}: %{text}<extra></extra>",
                 connectgaps=False,
             )
         )
-    _layout(figure, height=320)
+    _layout(figure, height=360)
+    # A date axis (plotly thins the ticks out) with short dates in the reader's language, and
+    # the legend above the plot: rotated ISO weeks were clipped and ran into a legend below.
+    week_axis = {
+        "title": t("turnaround.figure.week", lang),
+        "type": "date",
+        "tickformat": "%-m月%-d日" if lang == "zh" else "%b %-d",
+        "tickangle": 0,
+        "automargin": True,
+        "ticklabelmode": "instant",
+    }
+    figure.update_layout(
+        margin={"l": 10, "r": 20, "t": 40, "b": 50},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+    )
     if combined:
         figure.update_layout(
-            xaxis={"title": t("turnaround.figure.week", lang), "type": "category"},
+            xaxis=week_axis,
             yaxis={"title": volume_label, "rangemode": "tozero"},
         )
         return figure
     figure.update_layout(
-        xaxis={"title": t("turnaround.figure.week", lang), "type": "category"},
+        xaxis=week_axis,
         yaxis={"title": t("turnaround.figure.hours", lang), "rangemode": "tozero"},
         yaxis2={
             "title": volume_label,

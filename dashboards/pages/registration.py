@@ -77,6 +77,14 @@ LIST_KINDS: Final[dict[str, Literal["late", "changed", "all"]]] = {
     "all": "all",
 }
 EXPORT_FORMATS: Final = ("csv", "xlsx")
+# Values the business systems write in Chinese, and their message keys.
+VALUE_KEYS: Final = {
+    "留校": "registration.value.stay",
+    "离校": "registration.value.leave",
+    "休学": "registration.value.suspended",
+    "已离校": "registration.value.left",
+    "在读": "registration.value.enrolled",
+}
 MAX_REMIND: Final = 500  # one click reminds a list, not the university
 MAX_MESSAGE: Final = 2000  # the workflow API's limit on free text
 _KEY_COLUMN: Final = {
@@ -148,6 +156,13 @@ register_messages(
         "registration.col.late": {"zh": "逾期", "en": "Late"},
         "registration.col.changed": {"zh": "修改", "en": "Changed"},
         "registration.col.stay_or_leave": {"zh": "留校/离校", "en": "Stay or leave"},
+        "registration.value.stay": {"zh": "留校", "en": "Staying"},
+        "registration.value.leave": {"zh": "离校", "en": "Leaving"},
+        "registration.value.suspended": {"zh": "休学", "en": "Suspended"},
+        "registration.value.left": {"zh": "已离校", "en": "Left the university"},
+        "registration.value.enrolled": {"zh": "在读", "en": "Enrolled"},
+        "registration.none": {"zh": "无", "en": "None"},
+        "registration.filter_placeholder": {"zh": "筛选…", "en": "Filter…"},
         "registration.col.province": {"zh": "目的省份", "en": "Province"},
         "registration.col.students": {"zh": "人数", "en": "Students"},
         "registration.col.earliest_return": {"zh": "最早返校", "en": "Earliest return"},
@@ -249,6 +264,7 @@ class Selection(NamedTuple):
     deadline: datetime | None = None
     college_id: str | None = None
     class_ids: tuple[str, ...] = ()
+    opens: datetime | None = None
 
 
 def _text(value: object) -> str | None:
@@ -300,7 +316,8 @@ def select(
         # should never reach a named query).
         if not scope.university and not set(chosen) <= scope.class_ids:
             return refused
-    return Selection(True, campaign_id, deadline, college_id, tuple(sorted(chosen)))
+    opens = match["opens_at"][0]
+    return Selection(True, campaign_id, deadline, college_id, tuple(sorted(chosen)), opens)
 
 
 def _classes_of(
@@ -421,10 +438,19 @@ def progress_rows(frame: pl.DataFrame, level: str) -> list[dict[str, Any]]:
     return rows
 
 
+def value_label(value: object, lang: str) -> str:
+    """A value the business systems write in Chinese (留校/离校, 休学/已离校) in `lang`; any
+    other value as it is."""
+    if value is None:
+        return ""
+    text = str(value)
+    return t(VALUE_KEYS[text], lang) if text in VALUE_KEYS else text
+
+
 def destination_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
     return [
         {
-            "stay_or_leave": str(row["stay_or_leave"]),
+            "stay_or_leave": value_label(row["stay_or_leave"], lang),
             "province": row["destination_province"] or SUPPRESSED,
             "students": count(row["students"]),
             "earliest_return": shanghai_date(row["earliest_return"], lang),
@@ -483,7 +509,7 @@ def registration_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
             "latest_submitted": shanghai(row["latest_submitted_at"], lang),
             "is_late": yes if row["is_late"] else no,
             "changes": int(row["changes"] or 0),
-            "stay_or_leave": str(row["stay_or_leave"] or ""),
+            "stay_or_leave": value_label(row["stay_or_leave"], lang),
             "province": str(row["destination_province"] or ""),
             "city": str(row["destination_city"] or ""),
             "leave_date": "" if row["leave_date"] is None else shanghai_date(row["leave_date"]),
@@ -493,14 +519,14 @@ def registration_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def excluded_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def excluded_rows(frame: pl.DataFrame, lang: str = "zh") -> list[dict[str, Any]]:
     return [
         {
             "id": str(row["student_id"]),
             "student_id": str(row["student_id"]),
             "student_name": str(row["student_name"]),
             "class_id": str(row["class_id"]),
-            "status": str(row["status"] or ""),
+            "status": value_label(row["status"], lang),
         }
         for row in frame.iter_rows(named=True)
     ]
@@ -546,19 +572,64 @@ def _summary(frame: pl.DataFrame, lang: str) -> str:
     )
 
 
-def _table(
-    table_id: str, spec: Sequence[tuple[str, str]], lang: str, **extra: Any
-) -> dash_table.DataTable:
-    return dash_table.DataTable(
+def _table(table_id: str, spec: Sequence[tuple[str, str]], lang: str, **extra: Any) -> html.Div:
+    """A DataTable in the page's style, and under it "无" / "None" while it has no rows (a
+    clientside callback shows the note; see `empty_note`)."""
+    if extra.get("filter_action") == "native":
+        # Names are Chinese: the case toggle ("Aa", English tooltip) has nothing to do.
+        extra.setdefault(
+            "filter_options",
+            {"case": "insensitive", "placeholder_text": t("registration.filter_placeholder", lang)},
+        )
+    table = dash_table.DataTable(
         id=table_id,
         columns=_columns(spec, lang),
         data=[],
         page_size=extra.pop("page_size", 20),
+        style_as_list_view=True,
         style_table={"overflowX": "auto"},
-        style_cell={"textAlign": "left", "fontFamily": "inherit", "padding": "4px 8px"},
-        style_header={"fontWeight": "600"},
+        style_cell={
+            "textAlign": "left",
+            "fontFamily": "inherit",
+            "fontSize": "0.9rem",
+            "padding": "0.35rem 0.6rem",
+            "border": "none",
+            "borderBottom": "1px solid #d9e2ec",
+        },
+        style_header={
+            "fontWeight": "600",
+            "backgroundColor": "#f5f7fa",
+            "borderBottom": "2px solid #d9e2ec",
+        },
+        css=[{"selector": ".dash-filter--case", "rule": "display: none"}],
         **extra,
     )
+    return html.Div(
+        [
+            table,
+            html.P(
+                t("registration.none", lang),
+                id=empty_note(table_id),
+                className="tb-empty",
+                style={"display": "block"},
+            ),
+        ],
+        className="tb-datatable",
+    )
+
+
+def empty_note(table_id: str) -> str:
+    """The id of the "无" note under a table."""
+    return f"{table_id}-empty"
+
+
+# Shows a table's "无" note when it has no rows (after its filter, once it has drawn).
+EMPTY_NOTE_JS: Final = """
+function (data, shown) {
+    var rows = Array.isArray(shown) ? shown : (Array.isArray(data) ? data : []);
+    return {display: rows.length ? "none" : "block"};
+}
+"""
 
 
 # --- callbacks (plain functions, registered below) --------------------------------------------
@@ -649,7 +720,7 @@ def overview(
         progress_rows(progress, by),
         _columns(PROGRESS_COLUMNS, lang),
         progress_bars(progress, lang),
-        cumulative_curve(curve, lang, deadline=selection.deadline),
+        cumulative_curve(curve, lang, deadline=selection.deadline, opens=selection.opens),
         destinations_bars(destinations, lang),
         destination_rows(destinations, lang),
         effect_rows(effect, lang),
@@ -722,7 +793,7 @@ def named_lists(
         rows,
         selected,
         registration_rows(listed, lang),
-        excluded_rows(excluded),
+        excluded_rows(excluded, lang),
         reminded_rows(everyone, lang),
     )
 
@@ -880,8 +951,18 @@ def _named_section(lang: str) -> html.Div:
                 lang,
                 html.Div(
                     [
-                        html.Button(t("registration.export_csv", lang), id=EXPORT_CSV),
-                        html.Button(t("registration.export_xlsx", lang), id=EXPORT_XLSX),
+                        html.Button(
+                            t("registration.export_csv", lang),
+                            id=EXPORT_CSV,
+                            className="tb-button",
+                            type="button",
+                        ),
+                        html.Button(
+                            t("registration.export_xlsx", lang),
+                            id=EXPORT_XLSX,
+                            className="tb-button",
+                            type="button",
+                        ),
                         dcc.Download(id=DOWNLOAD),
                     ],
                     className="tb-actions",
@@ -905,8 +986,14 @@ def _named_section(lang: str) -> html.Div:
                             maxLength=MAX_MESSAGE,
                             placeholder=t("registration.remind_message", lang),
                             debounce=True,
+                            className="tb-input",
                         ),
-                        html.Button(t("registration.remind", lang), id=REMIND),
+                        html.Button(
+                            t("registration.remind", lang),
+                            id=REMIND,
+                            className="tb-button tb-button-primary",
+                            type="button",
+                        ),
                     ],
                     className="tb-actions",
                 ),
@@ -976,7 +1063,8 @@ def layout(**_: object) -> html.Div:
                         value=current,
                         clearable=False,
                     ),
-                ]
+                ],
+                className="tb-control tb-control-wide",
             ),
             html.Label(
                 [
@@ -990,7 +1078,8 @@ def layout(**_: object) -> html.Div:
                         value="college" if several_colleges else "class",
                         inline=True,
                     ),
-                ]
+                ],
+                className="tb-control",
             ),
             html.Label(
                 [
@@ -998,7 +1087,8 @@ def layout(**_: object) -> html.Div:
                     dcc.Dropdown(
                         id=COLLEGE, options=[], placeholder=t("registration.college.all", lang)
                     ),
-                ]
+                ],
+                className="tb-control",
             ),
             html.Label(
                 [
@@ -1009,7 +1099,8 @@ def layout(**_: object) -> html.Div:
                         multi=True,
                         placeholder=t("registration.classes.all", lang),
                     ),
-                ]
+                ],
+                className="tb-control tb-control-wide",
             ),
         ],
         className="tb-controls",
@@ -1119,3 +1210,19 @@ callback(
     State(REMIND_MESSAGE, "value"),
     prevent_initial_call=True,
 )(send_reminders)
+
+for _table_id in (
+    PROGRESS_TABLE,
+    DESTINATIONS_TABLE,
+    EFFECT_TABLE,
+    UNREGISTERED_TABLE,
+    REGISTRATIONS_TABLE,
+    EXCLUDED_TABLE,
+    REMINDED_TABLE,
+):
+    dash.clientside_callback(
+        EMPTY_NOTE_JS,
+        Output(empty_note(_table_id), "style"),
+        Input(_table_id, "data"),
+        Input(_table_id, "derived_virtual_data"),
+    )

@@ -67,10 +67,6 @@ ALL_SERVICES: Final = "*"
 FIRST_DAY: Final = date(2000, 1, 1)
 LAST_DAY: Final = date(2100, 12, 31)
 _ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-# The shared stylesheet has no table rules yet; these keep the figures legible until it does.
-TABLE_STYLE: Final = {"borderCollapse": "collapse", "width": "100%", "fontSize": "0.9rem"}
-CELL_STYLE: Final = {"padding": "0.3rem 0.6rem", "borderBottom": "1px solid #d9e2ec"}
-NUMBER_STYLE: Final = {**CELL_STYLE, "textAlign": "right", "whiteSpace": "nowrap"}
 TEXT_COLUMNS: Final = frozenset({"service", "department", "small"})
 
 register_messages(
@@ -89,6 +85,8 @@ register_messages(
         "turnaround.clock.working": {"zh": "工作时间", "en": "Working time"},
         "turnaround.clock.wall": {"zh": "自然时间", "en": "Wall-clock"},
         "turnaround.period": {"zh": "趋势时间范围", "en": "Trend period"},
+        "turnaround.period.start": {"zh": "开始日期", "en": "Start date"},
+        "turnaround.period.end": {"zh": "结束日期", "en": "End date"},
         "turnaround.not_allowed": {
             "zh": "不允许的请求：所选内容不在您的权限范围内。",
             "en": "Not allowed: that selection is outside your scope.",
@@ -288,12 +286,13 @@ def table(
         return html.Div(
             html.P(t("turnaround.figure.no_data", lang), className="tb-note"), id=table_id
         )
-    styles = [CELL_STYLE if key in TEXT_COLUMNS else NUMBER_STYLE for key in columns]
+    # Numbers align right (tb-number); the stylesheet draws the table (tb-table).
+    classes = [None if key in TEXT_COLUMNS else "tb-number" for key in columns]
     head = html.Thead(
         html.Tr(
             [
-                html.Th(t(f"turnaround.col.{key}", lang), style=style)
-                for key, style in zip(columns, styles, strict=True)
+                html.Th(t(f"turnaround.col.{key}", lang), className=cls)
+                for key, cls in zip(columns, classes, strict=True)
             ]
         )
     )
@@ -301,8 +300,8 @@ def table(
         [
             html.Tr(
                 [
-                    html.Td(row.get(key, ""), style=style)
-                    for key, style in zip(columns, styles, strict=True)
+                    html.Td(row.get(key, ""), className=cls)
+                    for key, cls in zip(columns, classes, strict=True)
                 ],
                 className="tb-small-sample" if row.get("small") else None,
             )
@@ -310,9 +309,7 @@ def table(
         ]
     )
     return html.Div(
-        html.Table([head, body], className="tb-table", style=TABLE_STYLE),
-        id=table_id,
-        style={"overflowX": "auto"},
+        html.Table([head, body], className="tb-table"), id=table_id, className="tb-scroll"
     )
 
 
@@ -522,6 +519,8 @@ def layout(**_: object) -> html.Div:
                             dcc.DatePickerRange(
                                 id=PERIOD,
                                 display_format="YYYY-MM-DD",
+                                start_date_placeholder_text=t("turnaround.period.start", lang),
+                                end_date_placeholder_text=t("turnaround.period.end", lang),
                                 first_day_of_week=1,
                                 clearable=True,
                                 min_date_allowed=FIRST_DAY.isoformat(),

@@ -11,6 +11,7 @@ from dashboards.formatting import (
     SUPPRESSED,
     count,
     duration,
+    month_day,
     percent,
     shanghai,
     shanghai_date,
@@ -74,3 +75,9 @@ def test_rates_and_counts() -> None:
     assert count(12345) == "12,345"
     assert count(0) == "0"
     assert count(1234567.6) == "1,234,568"
+
+
+def test_month_day_is_written_the_way_each_language_writes_it() -> None:
+    assert month_day(date(2026, 9, 20), "zh") == "9月20日"
+    assert month_day(datetime(2026, 12, 1, 8), "en") == "Dec 1"
+    assert month_day(None) == SUPPRESSED

@@ -65,8 +65,40 @@ def test_curve_marks_the_deadline_on_the_campus_clock() -> None:
     deadline = [s for s in figure.layout.shapes if s.yref == "paper"]
     assert len(deadline) == 1 and deadline[0].x0 == datetime(2026, 9, 24, 12, 0)
     texts = [a.text for a in figure.layout.annotations]
-    assert "截止 09-24 12:00" in texts
+    assert "截止 9月24日 12:00" in texts
     assert "应登记 10 人" in texts
+    # Dates in the reader's language, not plotly's English month names.
+    formats = [stop.value for stop in figure.layout.xaxis.tickformatstops]
+    assert "%-m月%-d日" in formats and not any("%b" in value for value in formats)
+    english = cumulative_curve(frame, "en", deadline=datetime(2026, 9, 24, 4, 0))
+    assert "Deadline Sep 24 12:00" in [a.text for a in english.layout.annotations]
+    assert "%b %-d" in [stop.value for stop in english.layout.xaxis.tickformatstops]
+
+
+def test_a_late_registration_does_not_squash_the_campaign_window() -> None:
+    frame = pl.DataFrame(
+        {
+            "campus_hour": [
+                datetime(2026, 9, 18, 11),
+                datetime(2026, 9, 19, 9),
+                datetime(2026, 11, 20, 9),
+            ],
+            "registrations": [3, 5, 2],
+            "cumulative": [3, 8, 10],
+            "eligible": [10, 10, 10],
+        }
+    )
+    # Opens 2026-09-17 08:00 and closes 2026-09-24 12:00, campus time.
+    figure = cumulative_curve(
+        frame, "zh", deadline=datetime(2026, 9, 24, 4, 0), opens=datetime(2026, 9, 17, 0, 0)
+    )
+    start, end = figure.layout.xaxis.range
+    assert datetime(2026, 9, 16) < start < datetime(2026, 9, 17, 8)
+    assert datetime(2026, 9, 24, 12) < end < datetime(2026, 9, 26)
+    texts = [a.text for a in figure.layout.annotations]
+    assert "截止后另有 2 人登记（最晚 11月20日）→" in texts
+    # No deadline known: plotly fits the data.
+    assert cumulative_curve(frame, "zh").layout.xaxis.range is None
 
 
 def test_destinations_put_students_staying_first_then_provinces() -> None:

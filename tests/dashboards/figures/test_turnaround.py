@@ -265,3 +265,18 @@ def test_department_signals_suppress_departments_under_k_decisions() -> None:
     assert big["instant_share"] == "25.0%" and big["after_hours_share"] == "10.0%"
     assert small["decisions"] == "4" and small["instant"] == SUPPRESSED
     assert department_signals(frame.clear(), k=5).is_empty()
+
+
+def test_weekly_trend_labels_weeks_in_the_readers_language_above_no_legend() -> None:
+    frame = weekly_services()
+    for lang, day_format, hover in (
+        ("zh", "%-m月%-d日", "2026年9月7日起一周"),
+        ("en", "%b %-d", "Week of Sep 7, 2026"),
+    ):
+        figure = weekly_trend(frame, lang, "working", "service")
+        axis = figure.layout.xaxis
+        assert axis.type == "date" and axis.tickformat == day_format and axis.tickangle == 0
+        assert axis.automargin
+        # The legend sits above the plot, clear of the week labels.
+        assert figure.layout.legend.y >= 1 and figure.layout.legend.yanchor == "bottom"
+        assert figure.data[0].customdata[0] == hover

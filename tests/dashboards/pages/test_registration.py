@@ -23,7 +23,7 @@ from dash.exceptions import PreventUpdate
 from flask.testing import FlaskClient
 from plotly.utils import PlotlyJSONEncoder
 
-from dashboards.session import SESSION_USER, current_scope, warehouse
+from dashboards.session import SESSION_LANGUAGE, SESSION_USER, current_scope, warehouse
 from dashboards.shell import SNAPSHOT_STORE
 from tests.warehouse.conftest import AS_OF
 from warehouse.read_api import registration as read
@@ -248,7 +248,7 @@ def test_a_name_with_markup_renders_as_text(page: ModuleType) -> None:
     )
     (row,) = page.unregistered_rows(frame, "zh")
     assert row["student_name"] == "<b>x</b>"
-    table = page._table(page.UNREGISTERED_TABLE, page.UNREGISTERED_COLUMNS, "zh")
+    table, _ = page._table(page.UNREGISTERED_TABLE, page.UNREGISTERED_COLUMNS, "zh").children
     table.data = [row]
     document = table.to_plotly_json()["props"]
     assert all(column.get("presentation") in (None, "input") for column in document["columns"])
@@ -442,3 +442,62 @@ def test_crafted_requests_for_names_from_leadership_get_none(
         crafted(app, f"{page.DOWNLOAD}.data", {page.EXPORT_XLSX: 1}, {page.CAMPAIGN: campaign}),
     )
     assert status == 204
+
+
+def components_of(node: Any, kind: str) -> dict[str, dict[str, Any]]:
+    """The props of every component of type `kind` in a layout's JSON, by id."""
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(node, dict):
+        if node.get("type") == kind:
+            found[node["props"]["id"]] = node["props"]
+        for value in node.values():
+            found.update(components_of(value, kind))
+    elif isinstance(node, list):
+        for value in node:
+            found.update(components_of(value, kind))
+    return found
+
+
+def test_the_page_speaks_the_readers_language_and_says_when_a_list_is_empty(
+    app: dash.Dash, page: ModuleType, persona_ids: dict[str, list[str]]
+) -> None:
+    counsellor = persona_ids["counsellor"][0]
+    for lang, placeholder, none in (("zh", "筛选…", "无"), ("en", "Filter…", "None")):
+        with signed_in(app, counsellor):
+            flask.session[SESSION_LANGUAGE] = lang
+            layout = json.loads(dumps(page.layout()))
+        text = json.dumps(layout, ensure_ascii=False)
+        assert "filter data..." not in text
+        tables = components_of(layout, "DataTable")
+        buttons = components_of(layout, "Button")
+        filtered = tables[page.UNREGISTERED_TABLE]
+        assert filtered["filter_options"] == {
+            "case": "insensitive",
+            "placeholder_text": placeholder,
+        }
+        # Every table has its "无" note, shown by a clientside callback while it has no rows.
+        for table_id in tables:
+            assert f'"id": "{page.empty_note(table_id)}"' in text
+            assert f'"children": "{none}"' in text
+        for button in (page.EXPORT_CSV, page.EXPORT_XLSX, page.REMIND):
+            assert "tb-button" in buttons[button]["className"].split()
+    outputs = set(app.callback_map)
+    for table_id in (page.UNREGISTERED_TABLE, page.EXCLUDED_TABLE, page.DESTINATIONS_TABLE):
+        assert f"{page.empty_note(table_id)}.style" in outputs
+
+
+def test_values_written_in_chinese_are_translated_in_english(page: ModuleType) -> None:
+    frame = pl.DataFrame(
+        {
+            "stay_or_leave": ["留校", "离校"],
+            "destination_province": [None, "四川省"],
+            "students": [3, 5],
+            "earliest_return": [None, None],
+            "latest_return": [None, None],
+        }
+    )
+    english = page.destination_rows(frame, "en")
+    assert [row["stay_or_leave"] for row in english] == ["Staying", "Leaving"]
+    assert [row["stay_or_leave"] for row in page.destination_rows(frame, "zh")] == ["留校", "离校"]
+    assert page.value_label("休学", "en") == "Suspended"
+    assert page.value_label("其他", "en") == "其他"
