@@ -5,7 +5,8 @@
   unit shown, so 1 天 23 小时 59 分钟 reads "2天", not "1天23小时".
 - `shanghai(moment, lang)`: a naive-UTC datetime (the warehouse's convention) shown in
   Asia/Shanghai, "2026-11-02 10:00"; `shanghai_date` for the day alone.
-- `month_day(day, lang)`: "9月20日" / "Sep 20".
+- `month_day(day, lang)`: "9月20日" / "Sep 20"; `date_ticks(lang)`: plotly date-axis tick
+  formats in the same style.
 - `percent(0.923)` → "92.3%", `count(12345)` → "12,345".
 - Every function shows `SUPPRESSED` ("—") for None: a small cell suppressed by the read API, or
   a figure that does not exist (a median of no cases). NaN is treated the same.
@@ -102,6 +103,25 @@ def month_day(moment: datetime | date | None, lang: str = "zh") -> str:
     if lang == "en":
         return f"{_MONTHS_EN[moment.month - 1]} {moment.day}"
     return f"{moment.month}月{moment.day}日"
+
+
+DAY_MS: Final = 86_400_000
+# plotly date-axis tick formats (d3-time-format, "%-d" without padding) per zoom level, first
+# match wins: months "2026年9月" / "Sep 2026", days "9月20日" / "Sep 20", hours with the day.
+_DATE_TICKS: Final = {
+    "zh": ("%Y年%-m月", "%-m月%-d日", "%H:%M<br>%-m月%-d日"),
+    "en": ("%b %Y", "%b %-d", "%H:%M<br>%b %-d"),
+}
+
+
+def date_ticks(lang: str = "zh") -> list[dict[str, object]]:
+    """`tickformatstops` for a plotly date axis in `lang`: plotly's own are English ("Sep 20")."""
+    months, days, hours = _DATE_TICKS.get(lang, _DATE_TICKS["zh"])
+    return [
+        {"dtickrange": ["M1", None], "value": months},
+        {"dtickrange": [DAY_MS, "M1"], "value": days},
+        {"dtickrange": [None, DAY_MS], "value": hours},
+    ]
 
 
 def percent(value: float | None, digits: int = 1) -> str:

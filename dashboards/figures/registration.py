@@ -16,12 +16,12 @@ Every builder answers an empty frame with an empty figure that says there is no 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboards.formatting import SUPPRESSED, count, month_day, percent, to_shanghai
+from dashboards.formatting import SUPPRESSED, count, date_ticks, month_day, percent, to_shanghai
 from dashboards.i18n import register_messages, t
 
 FONT: Final = (
@@ -33,7 +33,6 @@ MISSING_COLOUR: Final = "#c53030"
 EXCLUDED_COLOUR: Final = "#a0aec0"
 ACCENT: Final = "#9b1c1c"
 STAY: Final = "留校"
-DAY_MS: Final = 86_400_000
 # The curve shows the campaign window and this much of it again on either side (at least
 # MIN_MARGIN), so the first hour and the deadline never sit on the frame.
 WINDOW_MARGIN: Final = 0.04
@@ -148,15 +147,6 @@ def _campus(moment: datetime) -> datetime:
     return to_shanghai(moment).replace(tzinfo=None)
 
 
-def _tick_formats(lang: str) -> list[dict[str, Any]]:
-    """Date ticks in the reader's language: "9月20日" (with the hour once zoomed in), "Sep 20"."""
-    day = "%-m月%-d日" if lang == "zh" else "%b %-d"
-    return [
-        {"dtickrange": [None, DAY_MS], "value": f"%H:%M<br>{day}"},
-        {"dtickrange": [DAY_MS, None], "value": day},
-    ]
-
-
 def window(
     opens: datetime | None, deadline: datetime | None, first: datetime, last: datetime
 ) -> tuple[datetime, datetime] | None:
@@ -260,7 +250,7 @@ def cumulative_curve(
     figure.update_xaxes(
         title_text=t("registration.figure.hour", lang),
         type="date",
-        tickformatstops=_tick_formats(lang),
+        tickformatstops=date_ticks(lang),
         hoverformat="%Y-%m-%d %H:00",
     )
     figure.update_yaxes(title_text=t("registration.figure.students", lang), rangemode="tozero")

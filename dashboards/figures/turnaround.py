@@ -28,7 +28,7 @@ from typing import Any, Final, Literal
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboards.formatting import SUPPRESSED, count, duration, month_day, percent
+from dashboards.formatting import SUPPRESSED, count, date_ticks, duration, month_day, percent
 from dashboards.i18n import register_messages, t
 
 Clock = Literal["working", "wall"]
@@ -212,7 +212,7 @@ def weekly_trend(
     week_axis = {
         "title": t("turnaround.figure.week", lang),
         "type": "date",
-        "tickformat": "%-m月%-d日" if lang == "zh" else "%b %-d",
+        "tickformatstops": date_ticks(lang),
         "tickangle": 0,
         "automargin": True,
         "ticklabelmode": "instant",

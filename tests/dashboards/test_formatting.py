@@ -10,6 +10,7 @@ import pytest
 from dashboards.formatting import (
     SUPPRESSED,
     count,
+    date_ticks,
     duration,
     month_day,
     percent,
@@ -81,3 +82,12 @@ def test_month_day_is_written_the_way_each_language_writes_it() -> None:
     assert month_day(date(2026, 9, 20), "zh") == "9月20日"
     assert month_day(datetime(2026, 12, 1, 8), "en") == "Dec 1"
     assert month_day(None) == SUPPRESSED
+
+
+def test_date_ticks_name_months_the_way_each_language_does() -> None:
+    chinese = [stop["value"] for stop in date_ticks("zh")]
+    assert chinese[:2] == ["%Y年%-m月", "%-m月%-d日"]
+    assert not any("%b" in value for value in chinese)
+    assert [stop["value"] for stop in date_ticks("en")][1] == "%b %-d"
+    # plotly takes the first stop whose range holds the tick step: months before days.
+    assert date_ticks("zh")[0]["dtickrange"] == ["M1", None]

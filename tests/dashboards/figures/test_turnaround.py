@@ -275,7 +275,8 @@ def test_weekly_trend_labels_weeks_in_the_readers_language_above_no_legend() -> 
     ):
         figure = weekly_trend(frame, lang, "working", "service")
         axis = figure.layout.xaxis
-        assert axis.type == "date" and axis.tickformat == day_format and axis.tickangle == 0
+        formats = [stop.value for stop in axis.tickformatstops]
+        assert axis.type == "date" and day_format in formats and axis.tickangle == 0
         assert axis.automargin
         # The legend sits above the plot, clear of the week labels.
         assert figure.layout.legend.y >= 1 and figure.layout.legend.yanchor == "bottom"
