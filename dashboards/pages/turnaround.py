@@ -6,6 +6,9 @@ ranking; approver signals (秒批, after-hours decisions, queues).
 University-wide scopes see every service and department; a department approver or a college
 office (scope.unit_ids) sees its own departments only — the read API filters by scope in SQL.
 Everything is an aggregate; rows under the scope's k keep their sample size and show "—".
+Approver signals are summed per department for every scope (the read API names a department's
+own approvers to its scope; this page never shows a person), and a department with fewer than
+`MIN_APPROVERS` approvers is suppressed like a small sample.
 
 One callback (`render`) draws the page body from the session's scope whenever the service, the
 clock, the period or the published snapshot (`shell-snapshot`) changes. Every input is checked
