@@ -70,7 +70,8 @@ def _base(lang: str, *, height: int) -> go.Figure:
         font={"family": FONT, "size": 13},
         height=height,
         margin={"l": 10, "r": 20, "t": 30, "b": 40},
-        legend={"orientation": "h", "y": -0.15},
+        # Above the plot: below it, the legend ran into the x axis title.
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
         separators=".,",
     )
     return figure

@@ -215,7 +215,8 @@ def weekly_trend(
         "tickformatstops": date_ticks(lang),
         "tickangle": 0,
         "automargin": True,
-        "ticklabelmode": "instant",
+        # Each month's (or day's) label centred on its period, clear of the corner ticks.
+        "ticklabelmode": "period",
     }
     figure.update_layout(
         margin={"l": 10, "r": 20, "t": 40, "b": 50},
