@@ -3,7 +3,7 @@
 Every job that writes the warehouse carries `tongban/warehouse=true`: the sensor skips while one
 is queued or running, and the queued run coordinator admits one at a time (`dagster.yaml`).
 `tongban/full=true` rebuilds every model from scratch (raw tables stay); `tongban/as_of` fixes
-the build's "now" (ISO, UTC), otherwise the run's creation time is used.
+the build's "now" (ISO, UTC), otherwise the run's start time is used.
 """
 
 from __future__ import annotations
@@ -97,11 +97,15 @@ def refreshes_sources(context: dg.AssetExecutionContext) -> bool:
 
 
 def run_as_of(context: dg.AssetExecutionContext) -> datetime:
-    """The build's "now" as naive UTC: the `tongban/as_of` tag, else the run's creation."""
+    """The build's "now" as naive UTC: the `tongban/as_of` tag, else the run's start (a run
+    queued behind another starts later than it was created: its snapshot must not look
+    older than the one before it), else its creation."""
     tag = context.run.tags.get(AS_OF_TAG)
     if tag:
         return as_of_from_tag(tag)
     record = context.instance.get_run_record_by_id(context.run_id)
+    if record is not None and record.start_time is not None:
+        return datetime.fromtimestamp(record.start_time, UTC).replace(tzinfo=None)
     created = record.create_timestamp if record else datetime.now(UTC)
     return created.astimezone(UTC).replace(tzinfo=None)
 
