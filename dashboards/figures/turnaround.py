@@ -215,8 +215,8 @@ def weekly_trend(
         "tickformatstops": date_ticks(lang),
         "tickangle": 0,
         "automargin": True,
-        # Each month's (or day's) label centred on its period, clear of the corner ticks.
-        "ticklabelmode": "period",
+        # "period" (labels centred on their month) drew no labels at all with these stops.
+        "ticklabelmode": "instant",
     }
     figure.update_layout(
         margin={"l": 10, "r": 20, "t": 40, "b": 50},
