@@ -93,6 +93,27 @@ def critical_path(
     )
 
 
+def case_durations(
+    cursor: duckdb.DuckDBPyConnection, scope: Scope, process_key: str
+) -> pl.DataFrame:
+    """How one service's case durations spread over fixed bins (under a minute … over 90
+    days): cases and share per bin, the whole service's. A department's scope may see the
+    services its nodes decide."""
+    _require_flow(scope)
+    if not scope.university and process_key not in set(processes(cursor, scope)["process_key"]):
+        raise NotInScopeError(f"{process_key} is outside the scope of {scope.user_id}")
+    return query(
+        cursor,
+        """
+        select bin, lower_s, upper_s, cases, share
+        from mart_process__durations
+        where process_key = ?
+        order by bin
+        """,
+        [process_key],
+    )
+
+
 def slowest_cases(
     cursor: duckdb.DuckDBPyConnection, scope: Scope, process_key: str
 ) -> pl.DataFrame:

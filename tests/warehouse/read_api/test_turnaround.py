@@ -121,3 +121,28 @@ def test_slowest_cases_are_ids_for_university_scopes_only(
     assert slowest["duration_s"][0] == pytest.approx(longest)
     assert slowest["duration_s"].is_sorted(descending=True)
     assert not {"applicant_id", "student_name", "person_name"} & set(slowest.columns)
+
+
+def test_case_durations_spread_every_case_of_a_service_over_the_same_bins(
+    small_university: BuiltUniversity, warehouse: Warehouse
+) -> None:
+    leader = next(u for r, u in personas(small_university) if r == "leadership")
+    monitor = next(u for r, u in personas(small_university) if r == "class_monitor")
+    with warehouse.cursor() as cursor:
+        scope = resolve_scope(cursor, leader, ON)
+        services = processes.processes(cursor, scope)
+        key = str(services.sort("cases", descending=True, nulls_last=True)["process_key"][0])
+        bins = processes.case_durations(cursor, scope, key)
+        cases, slowest = cursor.execute(
+            "select cases, duration_max_s from mart_process__summary where process_key = ?", [key]
+        ).fetchall()[0]
+        with pytest.raises(NotInScopeError):
+            processes.case_durations(cursor, resolve_scope(cursor, monitor, ON), key)
+    assert bins["bin"].to_list() == list(range(1, 11))
+    assert bins["cases"].sum() == cases
+    assert abs(bins["share"].sum() - 1) < 1e-9
+    # The longest case falls in the bin whose bounds hold it.
+    holding = bins.filter(
+        (bins["lower_s"] <= slowest) & (bins["upper_s"].is_null() | (bins["upper_s"] > slowest))
+    )
+    assert holding.height == 1 and holding["cases"][0] >= 1
