@@ -217,6 +217,8 @@ def weekly_trend(
         "automargin": True,
         # "period" (labels centred on their month) drew no labels at all with these stops.
         "ticklabelmode": "instant",
+        # A label at the right edge would print over the volume axis's "0".
+        "ticklabeloverflow": "hide past domain",
     }
     figure.update_layout(
         margin={"l": 10, "r": 20, "t": 40, "b": 50},

@@ -326,14 +326,16 @@ def screenshot(page: Page, persona: str, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{persona}-{name}.png"
     # Responsive graphs and tables keep growing the document after the callbacks return: take
-    # the picture once its height has held still, or it is cut off mid-page.
+    # the picture once its height has held still with no callback in flight (Dash shows
+    # `._dash-loading-callback` meanwhile), or it is cut off mid-page or shows a spinner.
     page.wait_for_function(
         """() => new Promise(done => {
             const height = () => document.documentElement.scrollHeight;
+            const busy = () => document.querySelector("._dash-loading-callback") !== null;
             let last = height(), still = 0;
             const tick = setInterval(() => {
                 const now = height();
-                still = now === last ? still + 1 : 0;
+                still = now === last && !busy() ? still + 1 : 0;
                 last = now;
                 if (still >= 3) { clearInterval(tick); done(true); }
             }, 150);
