@@ -282,7 +282,9 @@ def case_duration_figure(
             ),
             "type": "log" if skewed else "linear",
         },
-        yaxis={"automargin": True},
+        # Room under the bottom row for the labels printed below its dots (最短, 平均, 最长),
+        # clear of the axis's tick labels.
+        yaxis={"automargin": True, "range": [-0.75, len(figure.data) - 0.5]},
     )
     return figure
 
