@@ -74,6 +74,14 @@ register_messages(
         "process.quantile.mean": {"zh": "平均", "en": "mean"},
         "process.quantile.p90": {"zh": "P90", "en": "p90"},
         "process.quantile.max": {"zh": "最长", "en": "max"},
+        "process.figure.cases": {"zh": "案例数", "en": "Cases"},
+        "process.figure.bin_under": {"zh": "不足 {upper}", "en": "under {upper}"},
+        "process.figure.bin_between": {"zh": "{lower}–{upper}", "en": "{lower}–{upper}"},
+        "process.figure.bin_over": {"zh": "{lower} 以上", "en": "{lower} or more"},
+        "process.figure.bin_hover": {
+            "zh": "{label}：{cases} 件（{share}）",
+            "en": "{label}: {cases} cases ({share})",
+        },
         "process.figure.too_few_cases": {
             "zh": "案例少于 {k} 件，不予显示",
             "en": "Fewer than {k} cases: not shown",
@@ -223,6 +231,61 @@ def critical_path_bars(frame: pl.DataFrame, lang: str, k: int) -> go.Figure:
         xaxis={"title": t("process.figure.share_last", lang), "range": [0, 100]},
         yaxis={"autorange": "reversed", "automargin": True},
         showlegend=False,
+    )
+    return figure
+
+
+def bin_label(lower: float, upper: float | None, lang: str) -> str:
+    """A duration bin for people: 不足 1分钟, 1分钟–15分钟, 90天 以上."""
+    if upper is None:
+        return t("process.figure.bin_over", lang, lower=duration(lower, lang))
+    if lower <= 0:
+        return t("process.figure.bin_under", lang, upper=duration(upper, lang))
+    return t(
+        "process.figure.bin_between", lang, lower=duration(lower, lang), upper=duration(upper, lang)
+    )
+
+
+def case_duration_histogram(bins: pl.DataFrame, lang: str, k: int) -> go.Figure:
+    """How the service's cases spread over the fixed duration bins (read_api case_durations):
+    bars of cases per bin, every bin shown so services compare on one axis."""
+    total = int(bins["cases"].sum()) if not bins.is_empty() else 0
+    if total == 0:
+        return no_data_figure(lang, height=280)
+    if total < k:
+        return no_data_figure(lang, height=280, text=t("process.figure.too_few_cases", lang, k=k))
+    labels = [
+        bin_label(float(lower), None if upper is None else float(upper), lang)
+        for lower, upper in zip(bins["lower_s"], bins["upper_s"], strict=True)
+    ]
+    cases = [int(value) for value in bins["cases"]]
+    shares = [float(value or 0.0) for value in bins["share"]]
+    figure = go.Figure(
+        go.Bar(
+            x=labels,
+            y=cases,
+            marker={"color": ACCENT},
+            text=[f"{share:.0%}" if share else "" for share in shares],
+            textposition="outside",
+            cliponaxis=False,
+            hovertext=[
+                t(
+                    "process.figure.bin_hover",
+                    lang,
+                    label=label,
+                    cases=count(value),
+                    share=f"{share:.1%}",
+                )
+                for label, value, share in zip(labels, cases, shares, strict=True)
+            ],
+            hoverinfo="text",
+        )
+    )
+    _layout(figure, height=280)
+    figure.update_layout(
+        showlegend=False,
+        xaxis={"type": "category", "tickangle": 0},
+        yaxis={"title": t("process.figure.cases", lang), "rangemode": "tozero"},
     )
     return figure
 

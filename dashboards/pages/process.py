@@ -24,6 +24,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboards.figures.process import (
     case_duration_figure,
+    case_duration_histogram,
     critical_path_bars,
     handoff_sankey,
     slowest_rows,
@@ -46,6 +47,7 @@ SUMMARY: Final = "process-summary"
 SANKEY: Final = "process-sankey"
 CRITICAL: Final = "process-critical"
 DURATIONS: Final = "process-durations"
+HISTOGRAM: Final = "process-duration-histogram"
 SLOWEST_TABLE: Final = "process-slowest-table"
 SLOWEST_COLUMNS: Final = ("rank", "case_id", "started_at", "ended_at", "events", "duration")
 
@@ -218,6 +220,7 @@ def body(
         # Listed in the catalog but no case yet: the distribution says there is no data.
         report = None
     slowest = reads.slowest_cases(cursor, scope, process_key) if scope.university else None
+    spread = reads.case_durations(cursor, scope, process_key)
     summary = report["case_duration_s"] if report is not None else None
     events = report["events"] if report is not None else 0
     handoff_notes = ["process.handoffs.note"]
@@ -257,6 +260,7 @@ def body(
         section(
             "process.section.durations",
             lang,
+            graph(HISTOGRAM, case_duration_histogram(spread, lang, scope.k)),
             graph(DURATIONS, case_duration_figure(summary, cases, slowest, lang, scope.k)),
             whole=True,
             notes=duration_notes,

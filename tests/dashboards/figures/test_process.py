@@ -8,7 +8,9 @@ from datetime import datetime
 import polars as pl
 
 from dashboards.figures.process import (
+    bin_label,
     case_duration_figure,
+    case_duration_histogram,
     critical_path_bars,
     handoff_sankey,
     slowest_rows,
@@ -123,3 +125,34 @@ def test_slowest_rows_are_ids_and_times_for_people() -> None:
         "duration": "4天",
     }
     assert second["case_id"] == "I-2"
+
+
+def bins_frame(cases: list[int]) -> pl.DataFrame:
+    edges = [0, 60, 900, 3600, 14400, 86400, 259200, 604800, 2592000, 7776000, None]
+    total = sum(cases)
+    return pl.DataFrame(
+        {
+            "bin": list(range(1, 11)),
+            "lower_s": edges[:10],
+            "upper_s": edges[1:],
+            "cases": cases,
+            "share": [c / total if total else None for c in cases],
+        }
+    )
+
+
+def test_the_duration_histogram_draws_every_bin_with_its_cases() -> None:
+    cases = [3, 0, 8, 20, 40, 12, 5, 2, 0, 1]
+    figure = case_duration_histogram(bins_frame(cases), "zh", k=5)
+    (bars,) = figure.data
+    assert list(bars.y) == cases
+    assert bars.x[0] == "不足 1分钟" and bars.x[2] == "15分钟–1小时" and bars.x[-1] == "90天 以上"
+    assert bars.text[1] == "" and bars.text[4] == "44%"  # empty bins carry no label
+    assert bin_label(86400, 259200, "en") == "1 d–3 d"
+
+
+def test_a_histogram_of_too_few_or_no_cases_says_so_instead() -> None:
+    few = case_duration_histogram(bins_frame([1, 1, 0, 0, 0, 0, 0, 0, 0, 1]), "zh", k=5)
+    assert not few.data and "少于 5" in few.layout.annotations[0].text
+    empty = case_duration_histogram(bins_frame([0] * 10), "en", k=5)
+    assert not empty.data and empty.layout.annotations

@@ -110,7 +110,10 @@ def test_leadership_sees_the_flow_the_critical_path_and_the_slowest_cases(
         handoffs = processes.handoffs(cursor, scope, SERVICE)
         slowest = processes.slowest_cases(cursor, scope, SERVICE)
         listed = processes.processes(cursor, scope).filter(process_key=SERVICE)
+        spread = processes.case_durations(cursor, scope, SERVICE)
     (sankey,) = find(body, page(app).SANKEY).figure.data
+    (bars,) = find(body, page(app).HISTOGRAM).figure.data
+    assert list(bars.y) == spread["cases"].to_list() and sum(bars.y) == listed["cases"][0]
     drawn = handoffs.filter(handoffs["handoffs"] >= scope.k)
     assert list(sankey.link.value) == drawn["handoffs"].to_list()
     assert sum(sankey.link.value) + handoffs.filter(handoffs["handoffs"] < scope.k)[
