@@ -4,8 +4,8 @@ counsellor, a college office and leadership, beside the warehouse queries they m
 Run it beside a running dashboard server over a published warehouse (demo mode, dev sign-in),
 with the same TONGBAN_HOME, so that the in-process queries read the snapshot the server reads:
 
-    TONGBAN_HOME=/tmp/wh/demo TONGBAN_AUTH=dev TONGBAN_DEMO=1 .venv/bin/tongban serve --port 8050
-    TONGBAN_HOME=/tmp/wh/demo .venv/bin/python bench/callbacks.py --url http://127.0.0.1:8050
+    TONGBAN_AUTH=dev TONGBAN_DEMO=1 .venv/bin/tongban serve --port 8050
+    .venv/bin/python bench/callbacks.py --url http://127.0.0.1:8050
 
 Per role, the first persona of personas.json whose scope holds that role alone (else any) and,
 for the class-level roles, has classes in the current campaign. Each persona signs in through

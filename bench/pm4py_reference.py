@@ -3,8 +3,8 @@
 PM4Py is NOT a dependency of the project (AGPL, heavy): run this in a throwaway venv outside the
 repository, e.g.
 
-    uv venv /tmp/pm4py-env && uv pip install --python /tmp/pm4py-env/bin/python pm4py
-    cd /tmp && /tmp/pm4py-env/bin/python /work/main/bench/pm4py_reference.py \
+    uv venv ../pm4py-env && uv pip install --python ../pm4py-env/bin/python pm4py
+    ../pm4py-env/bin/python bench/pm4py_reference.py \
         ../shared/data/real_logs/receipt.csv > tests/warehouse/fixtures/pm4py_receipt.json
 
 (run it from a directory that is not inside `pm4py`'s own package folder.)

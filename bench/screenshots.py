@@ -3,8 +3,8 @@ it is meant for sees it, taken with headless Debian chromium (Playwright) from a
 
 Run it beside a running dashboard server (demo mode, dev sign-in):
 
-    TONGBAN_HOME=/tmp/wh/demo TONGBAN_AUTH=dev TONGBAN_DEMO=1 .venv/bin/tongban serve --port 8050
-    TONGBAN_HOME=/tmp/wh/demo .venv/bin/python bench/screenshots.py \\
+    TONGBAN_AUTH=dev TONGBAN_DEMO=1 .venv/bin/tongban serve --port 8050
+    .venv/bin/python bench/screenshots.py \\
         --url http://127.0.0.1:8050 --out docs/screenshots
 
 Writes `login.png` (signed out), `registration.png` (a counsellor), `turnaround.png` and
