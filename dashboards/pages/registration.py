@@ -668,14 +668,9 @@ OverviewOutputs = tuple[
 ]
 
 
-def overview(
-    campaign: object, level: object, college: object, classes: object, _snapshot: object
-) -> OverviewOutputs:
-    """Progress per unit (table and bars), the hourly curve, destinations, reminder effect."""
-    lang = current_language()
-    scope = current_scope()
-    by = level if isinstance(level, str) and level in LEVELS else None
-    empty: OverviewOutputs = (
+def _refused_overview(lang: str) -> OverviewOutputs:
+    # Built only when refused: three empty figures cost ≈ 45 ms, a third of an answer.
+    return (
         t("registration.not_allowed", lang),
         "",
         [],
@@ -686,12 +681,21 @@ def overview(
         [],
         [],
     )
+
+
+def overview(
+    campaign: object, level: object, college: object, classes: object, _snapshot: object
+) -> OverviewOutputs:
+    """Progress per unit (table and bars), the hourly curve, destinations, reminder effect."""
+    lang = current_language()
+    scope = current_scope()
+    by = level if isinstance(level, str) and level in LEVELS else None
     if by is None:
-        return empty
+        return _refused_overview(lang)
     with warehouse().cursor() as cursor:
         selection = select(cursor, scope, campaign, college, classes)
         if not selection.allowed or selection.campaign_id is None:
-            return empty
+            return _refused_overview(lang)
         campaign_id = selection.campaign_id
         progress = read.progress(cursor, scope, campaign_id, by=by, college_id=selection.college_id)
         chosen = _classes_of(cursor, scope, selection)
