@@ -3,62 +3,26 @@
 from __future__ import annotations
 
 import importlib
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import dash
-import flask
 import pytest
-from plotly.utils import PlotlyJSONEncoder
 
 from dashboards.formatting import count
-from dashboards.session import SESSION_USER, current_scope, warehouse
+from dashboards.session import current_scope, warehouse
 from dashboards.shell import SNAPSHOT_STORE
+from tests.dashboards.components import CALLBACK, department_head, dumped, find, signed_in, text_of
 from warehouse.read_api import processes
-from warehouse.scope import Scope
 
-CALLBACK = "/_dash-update-component"
 SERVICE = "enrollment_certificate"
-
-
-@contextmanager
-def signed_in(app: dash.Dash, user: str) -> Iterator[None]:
-    with app.server.test_request_context("/"):
-        flask.session[SESSION_USER] = user
-        yield
 
 
 def page(app: dash.Dash) -> ModuleType:
     # Dash executes the page module anew for every app; this app's copy is the one in use.
     assert app is not None
     return importlib.import_module("dashboards.pages.process")
-
-
-def find(node: Any, component_id: str) -> Any:
-    if isinstance(node, list | tuple):
-        for child in node:
-            found = find(child, component_id)
-            if found is not None:
-                return found
-        return None
-    if getattr(node, "id", None) == component_id:
-        return node
-    children = getattr(node, "children", None)
-    return find(children, component_id) if children is not None else None
-
-
-def text_of(node: Any) -> str:
-    """The text a component (or a list of them) shows, children flattened."""
-    if node is None:
-        return ""
-    if isinstance(node, str | int | float):
-        return str(node)
-    if isinstance(node, list | tuple):
-        return "".join(text_of(child) for child in node)
-    return text_of(getattr(node, "children", None))
 
 
 def scope_tags(body: list[Any]) -> list[str]:
@@ -76,10 +40,6 @@ def scope_tags(body: list[Any]) -> list[str]:
     return tags
 
 
-def dumped(node: Any) -> str:
-    return json.dumps(node, cls=PlotlyJSONEncoder, ensure_ascii=False)
-
-
 @pytest.fixture
 def app(make_app: Callable[..., dash.Dash]) -> dash.Dash:
     return make_app(auth="header")
@@ -89,15 +49,6 @@ def render(app: dash.Dash, user: str, service: object) -> list[Any]:
     with signed_in(app, user):
         result: list[Any] = page(app).render(1, service)
     return result
-
-
-def department_head(app: dash.Dash, persona_ids: dict[str, list[str]]) -> tuple[str, Scope]:
-    for user in persona_ids["department_approver"]:
-        with signed_in(app, user):
-            scope = current_scope()
-        if not scope.university and scope.unit_ids:
-            return user, scope
-    raise AssertionError("the small university has no department-only approver persona")
 
 
 def test_leadership_sees_the_flow_the_critical_path_and_the_slowest_cases(

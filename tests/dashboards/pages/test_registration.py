@@ -21,15 +21,14 @@ import polars as pl
 import pytest
 from dash.exceptions import PreventUpdate
 from flask.testing import FlaskClient
-from plotly.utils import PlotlyJSONEncoder
 
 from dashboards.session import SESSION_LANGUAGE, SESSION_USER, current_scope, warehouse
 from dashboards.shell import SNAPSHOT_STORE
+from tests.dashboards.components import CALLBACK, dumped
 from tests.warehouse.conftest import AS_OF
 from warehouse.read_api import registration as read
 from warehouse.scope import Scope
 
-CALLBACK = "/_dash-update-component"
 ROLES = ("class_monitor", "counsellor", "college_office", "leadership")
 
 
@@ -56,11 +55,6 @@ def current(scope: Scope) -> str:
         campaign = read.current_campaign(cursor, scope)
     assert campaign is not None
     return campaign
-
-
-def dumps(value: Any) -> str:
-    """A component tree as the JSON Dash sends to the browser."""
-    return json.dumps(value, ensure_ascii=False, cls=PlotlyJSONEncoder)
 
 
 def outsiders(scope: Scope, campaign: str) -> tuple[str, str, pl.DataFrame]:
@@ -126,7 +120,7 @@ def test_each_named_persona_sees_exactly_its_classes_and_students(
                 assert {r["class_id"] for r in listing} <= scope.class_ids, role
 
             assert page.layout() is not None
-            ids = dumps(page.layout())
+            ids = dumped(page.layout())
             for component in (
                 page.CAMPAIGN,
                 page.PROGRESS_TABLE,
@@ -161,7 +155,7 @@ def test_leadership_sees_aggregates_with_small_cells_suppressed_and_no_names(
         assert named[0] == "所选内容不在您的权限范围内。" and not any(named[1:])
         with pytest.raises(PreventUpdate):
             page.export_file("csv", campaign, None, None)
-        layout = dumps(page.layout())
+        layout = dumped(page.layout())
         for component in (page.UNREGISTERED_TABLE, page.REMIND, page.EXPORT_CSV):
             assert f'"id": "{component}"' not in layout
         assert "仅可查看汇总数据" in layout
@@ -465,7 +459,7 @@ def test_the_page_speaks_the_readers_language_and_says_when_a_list_is_empty(
     for lang, placeholder, none in (("zh", "筛选…", "无"), ("en", "Filter…", "None")):
         with signed_in(app, counsellor):
             flask.session[SESSION_LANGUAGE] = lang
-            layout = json.loads(dumps(page.layout()))
+            layout = json.loads(dumped(page.layout()))
         text = json.dumps(layout, ensure_ascii=False)
         assert "filter data..." not in text
         tables = components_of(layout, "DataTable")

@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import dash
 import flask
 import pytest
-from plotly.utils import PlotlyJSONEncoder
 
 from dashboards.formatting import SUPPRESSED, count, percent
-from dashboards.session import SESSION_LANGUAGE, SESSION_USER, current_scope, warehouse
+from dashboards.session import SESSION_LANGUAGE, current_scope, warehouse
 from dashboards.shell import SNAPSHOT_STORE
+from tests.dashboards.components import CALLBACK, department_head, dumped, find, signed_in
 from warehouse.read_api import processes, turnaround
-from warehouse.scope import Scope
-
-CALLBACK = "/_dash-update-component"
-
-
-@contextmanager
-def signed_in(app: dash.Dash, user: str) -> Iterator[None]:
-    """A request of `user`'s server-side session, as the callbacks see it."""
-    with app.server.test_request_context("/"):
-        flask.session[SESSION_USER] = user
-        yield
 
 
 def page(app: dash.Dash) -> ModuleType:
@@ -37,43 +25,15 @@ def page(app: dash.Dash) -> ModuleType:
     return importlib.import_module("dashboards.pages.turnaround")
 
 
-def find(node: Any, component_id: str) -> Any:
-    """The component with `component_id` under `node` (a component or a list), or None."""
-    if isinstance(node, list | tuple):
-        for child in node:
-            found = find(child, component_id)
-            if found is not None:
-                return found
-        return None
-    if getattr(node, "id", None) == component_id:
-        return node
-    children = getattr(node, "children", None)
-    return find(children, component_id) if children is not None else None
-
-
 def rows_of(table: Any) -> list[list[str]]:
     """The body cells of a page table (html.Div > html.Table > [Thead, Tbody])."""
     _, tbody = table.children.children
     return [[cell.children for cell in row.children] for row in tbody.children]
 
 
-def dumped(node: Any) -> str:
-    return json.dumps(node, cls=PlotlyJSONEncoder, ensure_ascii=False)
-
-
 @pytest.fixture
 def app(make_app: Callable[..., dash.Dash]) -> dash.Dash:
     return make_app(auth="header")
-
-
-def department_head(app: dash.Dash, persona_ids: dict[str, list[str]]) -> tuple[str, Scope]:
-    """A department approver persona whose scope is its own units only."""
-    for user in persona_ids["department_approver"]:
-        with signed_in(app, user):
-            scope = current_scope()
-        if not scope.university and scope.unit_ids:
-            return user, scope
-    raise AssertionError("the small university has no department-only approver persona")
 
 
 def render(app: dash.Dash, user: str, service: object = "*", **inputs: object) -> list[Any]:
