@@ -121,15 +121,15 @@ def publish(
         rewritten: dict[str, int] | None = None
         try:
             forwarded = None
+            stamp = _Stamp(number, published_at, _utc_naive(as_of), events_cursor)
             if previous is not None:
-                stamp = _Stamp(number, published_at, _utc_naive(as_of), events_cursor)
                 forwarded = _build_forward(
                     conn, names, dict(partitions or {}), previous, building, stamp
                 )
             if forwarded is not None:
                 counts, rewritten = forwarded
             else:
-                counts = _build(conn, names, building, number, published_at, as_of, events_cursor)
+                counts = _build(conn, names, building, stamp)
             _fsync(building)
             # The file's mtime records its publication on the injected clock: the grace period
             # is then decided from a stat, without opening older snapshots.
@@ -188,25 +188,41 @@ def _checked_tables(conn: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> l
     return names
 
 
-def _build(
+@dataclass(frozen=True)
+class _Stamp:
+    number: int
+    published_at: datetime
+    as_of: datetime  # naive UTC
+    events_cursor: int
+
+
+def _describe(
     conn: duckdb.DuckDBPyConnection,
-    tables: list[str],
-    building: Path,
-    number: int,
-    published_at: datetime,
-    as_of: datetime,
-    events_cursor: int,
+    alias: str,
+    stamp: _Stamp,
+    counts: Mapping[str, int],
+    base: int | None,
+) -> None:
+    """Write the snapshot's own description (replacing a copied one)."""
+    conn.execute(f"delete from {alias}.main.{SNAPSHOT_TABLE}")
+    conn.execute(
+        f"insert into {alias}.main.{SNAPSHOT_TABLE} values (?, ?, ?, ?, ?)",
+        [stamp.number, stamp.published_at, stamp.as_of, stamp.events_cursor, base],
+    )
+    conn.execute(f"delete from {alias}.main.{SNAPSHOT_TABLES_TABLE}")
+    conn.execute(
+        f"insert into {alias}.main.{SNAPSHOT_TABLES_TABLE} values "
+        + ", ".join(["(?, ?)"] * len(counts)),
+        [value for item in counts.items() for value in item],
+    )
+
+
+def _build(
+    conn: duckdb.DuckDBPyConnection, tables: list[str], building: Path, stamp: _Stamp
 ) -> dict[str, int]:
     source = _ident(_scalar_str(conn, "select current_database()"))
-    alias = f"_publish_{number}"
-    try:
-        conn.begin()
-    except duckdb.TransactionException as exc:
-        # A snapshot holds committed data only, and one transaction cannot write two databases.
-        raise PublicationError(
-            "the work connection has an open transaction: commit it before publishing"
-        ) from exc
-    conn.commit()
+    alias = f"_publish_{stamp.number}"
+    _no_open_transaction(conn)
     # Attached outside the copy's transaction: a rollback would otherwise undo the ATTACH too.
     conn.execute(f"attach {_literal(str(building))} as {alias}")
     counts: dict[str, int] = {}
@@ -231,20 +247,12 @@ def _build(
             "published_at timestamp not null, as_of timestamp not null, "
             "events_cursor bigint not null, base_bytes bigint)"
         )
-        # base_bytes null: written from scratch, the file is its own measure of growth.
-        conn.execute(
-            f"insert into {alias}.main.{SNAPSHOT_TABLE} values (?, ?, ?, ?, null)",
-            [number, published_at, _utc_naive(as_of), events_cursor],
-        )
         conn.execute(
             f"create table {alias}.main.{SNAPSHOT_TABLES_TABLE} "
             "(table_name varchar not null primary key, row_count bigint not null)"
         )
-        conn.execute(
-            f"insert into {alias}.main.{SNAPSHOT_TABLES_TABLE} values "
-            + ", ".join(["(?, ?)"] * len(counts)),
-            [value for item in counts.items() for value in item],
-        )
+        # base_bytes null: written from scratch, the file is its own measure of growth.
+        _describe(conn, alias, stamp, counts, base=None)
         conn.commit()
     except BaseException:
         with contextlib.suppress(duckdb.Error):
@@ -258,14 +266,6 @@ def _build(
     if _wal(building).exists():
         raise PublicationError(f"{building.name} still has a .wal after detach: not publishing it")
     return counts
-
-
-@dataclass(frozen=True)
-class _Stamp:
-    number: int
-    published_at: datetime
-    as_of: datetime
-    events_cursor: int
 
 
 def _build_forward(
@@ -308,17 +308,7 @@ def _build_forward(
                 raise PublicationError(
                     f"updating table {table!r} in {building.name}: {exc}"
                 ) from exc
-        conn.execute(f"delete from {alias}.main.{SNAPSHOT_TABLE}")
-        conn.execute(
-            f"insert into {alias}.main.{SNAPSHOT_TABLE} values (?, ?, ?, ?, ?)",
-            [stamp.number, stamp.published_at, stamp.as_of, stamp.events_cursor, base],
-        )
-        conn.execute(f"delete from {alias}.main.{SNAPSHOT_TABLES_TABLE}")
-        conn.execute(
-            f"insert into {alias}.main.{SNAPSHOT_TABLES_TABLE} values "
-            + ", ".join(["(?, ?)"] * len(counts)),
-            [value for item in counts.items() for value in item],
-        )
+        _describe(conn, alias, stamp, counts, base)
         conn.commit()
     except BaseException:
         with contextlib.suppress(duckdb.Error):
@@ -403,6 +393,7 @@ def _rewrite(
 
 
 def _no_open_transaction(conn: duckdb.DuckDBPyConnection) -> None:
+    # A snapshot holds committed data only, and one transaction cannot write two databases.
     try:
         conn.begin()
     except duckdb.TransactionException as exc:
