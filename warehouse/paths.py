@@ -30,3 +30,10 @@ class WarehousePaths:
     @property
     def current(self) -> Path:
         return self.published_dir / "CURRENT"
+
+    @property
+    def quality(self) -> WarehousePaths:
+        """Where the data-quality reports are published, snapshots of their own beside the
+        warehouse's: a blocked build publishes no warehouse snapshot, yet its failed checks
+        must reach the pages at once."""
+        return WarehousePaths(self.root / "quality")
