@@ -1,19 +1,26 @@
-"""The status line's read: the published snapshot's number and "as of", and the count of
-data-quality checks whose latest result failed — honestly "not checked" while no results exist."""
+"""The status line's read: the published snapshot's number and "as of", and from the quality
+report published beside it the count of checks whose latest result failed and of those that block
+publication — honestly "not checked" while no results exist."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.warehouse.conftest import AS_OF, BuiltUniversity
-from warehouse.read_api.status import QUALITY_RESULTS_TABLE, data_status, reader_name
+from tests.warehouse.quality_report import DECISION_AFTER_TASK as DECISION
+from tests.warehouse.quality_report import EVENTS_UNIQUE, QualityWork
+from tests.warehouse.quality_report import RATE_IN_RANGE as RATE
+from warehouse.paths import WarehousePaths
+from warehouse.read_api.status import data_status, reader_name
 from warehouse.reader import Warehouse
 from warehouse.scope import NotInScopeError, Scope, resolve_scope
 
 ON = AS_OF.date()
+AT = AS_OF
 
 
 def leadership(university: BuiltUniversity, cursor: duckdb.DuckDBPyConnection) -> Scope:
@@ -37,9 +44,9 @@ def test_the_published_snapshot_is_described_and_no_check_has_run_yet(
     assert status.snapshot_number == snapshot.number
     assert status.as_of == AS_OF == snapshot.as_of
     assert status.published_at == snapshot.published_at
-    # The data-quality results are not published yet: zero failing, and said to be unchecked.
+    # No quality report is published yet: zero failing, and said to be unchecked.
     assert status.checks_run is False
-    assert status.failing_checks == 0
+    assert (status.failing_checks, status.blocking_failures, status.quality_report) == (0, 0, None)
     assert name and "<" not in name
 
 
@@ -48,35 +55,38 @@ def test_no_status_without_a_role(warehouse: Warehouse) -> None:
         data_status(cursor, Scope(user_id="nobody", on=ON))
 
 
-def test_a_check_fails_when_its_latest_result_failed() -> None:
-    conn = duckdb.connect(":memory:")
-    conn.execute(
-        "create table _snapshot as select 7 as number,"
-        " timestamp '2026-11-02 02:00' as as_of, timestamp '2026-11-02 02:01' as published_at"
-    )
-    conn.execute(
-        f"create table {QUALITY_RESULTS_TABLE} (asset varchar, check_name varchar,"
-        " checked_at timestamp, success boolean)"
-    )
-    scope = Scope(user_id="u1", on=ON, university=True)
-    empty = data_status(conn, scope)
-    assert (empty.snapshot_number, empty.checks_run, empty.failing_checks) == (7, False, 0)
-    conn.executemany(
-        f"insert into {QUALITY_RESULTS_TABLE} values (?, ?, ?, ?)",
-        [
-            # failed, then fixed: passing now
-            ("events", "unique_event_id", datetime(2026, 11, 1, 2), False),
-            ("events", "unique_event_id", datetime(2026, 11, 2, 2), True),
-            # passed, then broke: failing now
-            ("events", "no_time_backwards", datetime(2026, 11, 1, 2), True),
-            ("events", "no_time_backwards", datetime(2026, 11, 2, 2), False),
-            # the same check name on another asset is another check
-            ("fct_tasks", "no_time_backwards", datetime(2026, 11, 2, 2), False),
-            ("roster", "known_classes", datetime(2026, 11, 2, 2), True),
-        ],
-    )
-    status = data_status(conn, scope)
-    assert status.checks_run is True
-    assert status.failing_checks == 2
-    assert status.as_of == datetime(2026, 11, 2, 2, 0)
-    conn.close()
+def test_a_check_fails_when_its_latest_result_failed(
+    small_university: BuiltUniversity, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    paths = WarehousePaths(tmp_path)
+    work = QualityWork(tmp_path / "work.duckdb")
+    # Registered, not yet evaluated: a published report that says nothing is still "not checked".
+    work.publish(paths, AT)
+    with Warehouse(paths.quality) as report, warehouse.cursor() as cursor:
+        scope = leadership(small_university, cursor)
+        with report.cursor() as quality:
+            empty = data_status(cursor, scope, quality)
+        assert (empty.checks_run, empty.failing_checks, empty.quality_report) == (False, 0, 1)
+
+        # failed, then fixed: passing now; passed, then broke: failing now (a warning).
+        work.evaluate("run-1", AT, "published", failing={EVENTS_UNIQUE: [{"event_id": 7}]})
+        work.evaluate("run-2", AT + timedelta(hours=1), "published", failing={RATE: [{}]})
+        work.publish(paths, AT + timedelta(hours=1))
+        with report.cursor() as quality:
+            warned = data_status(cursor, scope, quality)
+        assert (warned.checks_run, warned.failing_checks, warned.blocking_failures) == (True, 1, 0)
+        assert not warned.publication_blocked and warned.quality_report == 2
+
+        # A blocking check fails beside the warning: both fail, one blocks publication.
+        work.evaluate(
+            "run-3", AT + timedelta(hours=2), "blocked", failing={RATE: [{}], DECISION: [{}]}
+        )
+        work.publish(paths, AT + timedelta(hours=2))
+        work.close()
+        with report.cursor() as quality:
+            blocked = data_status(cursor, scope, quality)
+        snapshot = warehouse.snapshot()
+    assert (blocked.failing_checks, blocked.blocking_failures) == (2, 1)
+    assert blocked.publication_blocked and blocked.quality_report == 3
+    # The warehouse's own snapshot is what the figures rest on, whatever the report says.
+    assert (blocked.snapshot_number, blocked.as_of) == (snapshot.number, AT)
