@@ -30,6 +30,7 @@ class DashboardConfig:
     """`warehouse`: where the published snapshots are (only `published_dir` is read).
     `auth`: "header" trusts X-Remote-User from the SSO proxy; "dev" offers the personas in
     `personas_path` and needs `demo`. `api_url`: the workflow HTTP API, for actions (催办).
+    `dagster_url`: the Dagster UI, which the data-quality page links each result's run to.
     `secret_key`: signs the session cookie; every worker of one deployment needs the same.
     `campus_day`: the day scopes are resolved on (tests fix it).
     """
@@ -40,6 +41,7 @@ class DashboardConfig:
     demo: bool = False
     personas_path: Path | None = None
     api_url: str = "http://127.0.0.1:8000"
+    dagster_url: str = "http://127.0.0.1:3000"
     default_language: Language = DEFAULT_LANGUAGE
     campus_day: Callable[[], date] = field(default=shanghai_today)
 
@@ -58,5 +60,9 @@ class DashboardConfig:
             raise DashboardConfigError("dev authentication needs the personas file")
         if len(self.secret_key) < 16:
             raise DashboardConfigError("the session secret key must be at least 16 characters")
+        if not self.dagster_url.startswith(("http://", "https://")):
+            raise DashboardConfigError(
+                f"the Dagster UI's address must be an http(s) URL, not {self.dagster_url!r}"
+            )
         if self.default_language not in LANGUAGES:
             raise DashboardConfigError(f"unknown language {self.default_language!r}")

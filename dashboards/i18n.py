@@ -29,6 +29,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "{count} 项数据质量检查未通过",
         "en": "{count} data-quality checks failing",
     },
+    "status.blocked": {
+        "zh": "发布已暂停：{count} 项阻断检查未通过",
+        "en": "Publication paused: {count} blocking checks failing",
+    },
     "status.all_passing": {"zh": "数据质量检查全部通过", "en": "All data-quality checks pass"},
     "status.not_checked": {
         "zh": "尚未运行数据质量检查",

@@ -10,6 +10,9 @@ The browser never sends a scope or a user id. Callbacks and layouts call:
   re-resolves it. Pass it to every `warehouse.read_api` call.
 - `warehouse() -> Warehouse`: the app's one reader of the published snapshots (created on first
   use, shared by the worker's threads); `with warehouse().cursor() as cursor: …`.
+- `quality_report() -> Warehouse`: the same for the data-quality report, published as snapshots
+  of its own beside the warehouse (`WarehousePaths.quality`); `with quality_cursor() as cursor`
+  gives a cursor on it, or None while no report is published.
 - `current_language() -> "zh" | "en"`: the language the user picked (Chinese by default).
 - `config() -> DashboardConfig`: the app's configuration (e.g. `api_url` for 催办).
 """
@@ -18,16 +21,19 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
+import duckdb
 import flask
 from werkzeug.exceptions import Unauthorized
 
 from dashboards.config import DashboardConfig
 from dashboards.i18n import Language, language
-from warehouse.reader import Warehouse
+from warehouse.reader import NoSnapshotError, Warehouse
 from warehouse.scope import Scope, resolve_scope
 
 SESSION_USER: Final = "user_id"
@@ -53,11 +59,13 @@ class Persona:
 
 @dataclass
 class AppState:
-    """Per app: its configuration, its lazily opened warehouse reader and the scope cache."""
+    """Per app: its configuration, its lazily opened readers (the warehouse and the quality
+    report) and the scope cache."""
 
     config: DashboardConfig
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warehouse: Warehouse | None = None
+    _quality: Warehouse | None = None
     # Scopes of one (snapshot, day) at a time: a new snapshot drops every older scope at once.
     _scopes_key: tuple[int, date] | None = None
     _scopes: dict[str, Scope] = field(default_factory=dict)
@@ -67,6 +75,12 @@ class AppState:
             if self._warehouse is None:
                 self._warehouse = Warehouse(self.config.warehouse)
             return self._warehouse
+
+    def quality_report(self) -> Warehouse:
+        with self._lock:
+            if self._quality is None:
+                self._quality = Warehouse(self.config.warehouse.quality)
+            return self._quality
 
     def scope(self, user_id: str) -> Scope:
         reader = self.warehouse()
@@ -102,9 +116,10 @@ class AppState:
 
     def close(self) -> None:
         with self._lock:
-            if self._warehouse is not None:
-                self._warehouse.close()
-                self._warehouse = None
+            for reader in (self._warehouse, self._quality):
+                if reader is not None:
+                    reader.close()
+            self._warehouse = self._quality = None
 
 
 def install(server: flask.Flask, config: DashboardConfig) -> AppState:
@@ -142,6 +157,23 @@ def current_scope() -> Scope:
 
 def warehouse() -> Warehouse:
     return app_state().warehouse()
+
+
+def quality_report() -> Warehouse:
+    return app_state().quality_report()
+
+
+@contextmanager
+def quality_cursor() -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A cursor on the published quality report, or None while none is published."""
+    with ExitStack() as stack:
+        try:
+            cursor: duckdb.DuckDBPyConnection | None = stack.enter_context(
+                quality_report().cursor()
+            )
+        except NoSnapshotError:
+            cursor = None
+        yield cursor
 
 
 def current_language() -> Language:

@@ -1,14 +1,20 @@
 """The frame around every page: navigation, the signed-in user, the language switch and the
-status line ("数据截至 T" and how many data-quality checks fail), and the live refresh.
+status line ("数据截至 T", how many data-quality checks fail and whether a blocking one has
+paused publication), and the live refresh.
 
 Component ids pages may use (ids are global in Dash):
 
 - `SNAPSHOT_STORE` = "shell-snapshot": `dcc.Store` holding the published snapshot's number. It
   changes only when a new snapshot lands; `Input(SNAPSHOT_STORE, "data")` in a page callback
   redraws that page then, and only then.
+- `QUALITY_STORE` = "shell-quality": `dcc.Store` holding the published quality report's number
+  (None while none is published). The report is published on its own (a blocked build publishes
+  no warehouse snapshot, yet a report), so it changes without `SNAPSHOT_STORE`; the data-quality
+  page redraws on it, the status line follows both.
 - `LANGUAGE_STORE` = "shell-language": `dcc.Store` with "zh" or "en" (read-only for pages; in
   callbacks `dashboards.session.current_language()` says the same).
-- `POLL` = "shell-poll": the `dcc.Interval` (every `POLL_MS`) that checks for a new snapshot.
+- `POLL` = "shell-poll": the `dcc.Interval` (every `POLL_MS`) that checks for a new snapshot
+  or report.
 - `STATUS` = "shell-status", `NAV` = "shell-nav": the status line and the navigation.
 
 Which pages a user sees is data: `SECTIONS` lists each page's path, label and the scopes it
@@ -33,6 +39,7 @@ from dashboards.i18n import LANGUAGE_NAMES, LANGUAGES, t
 from dashboards.session import (
     current_language,
     current_scope,
+    quality_cursor,
     signed_in_user,
     warehouse,
 )
@@ -41,6 +48,7 @@ from warehouse.reader import NoSnapshotError
 from warehouse.scope import Scope
 
 SNAPSHOT_STORE: Final = "shell-snapshot"
+QUALITY_STORE: Final = "shell-quality"
 LANGUAGE_STORE: Final = "shell-language"
 POLL: Final = "shell-poll"
 STATUS: Final = "shell-status"
@@ -73,8 +81,7 @@ SECTIONS: Final[tuple[Section, ...]] = (
     Section("registration", "/registration", _registration),  # 去向登记
     Section("turnaround", "/turnaround", _departments),  # 办理效能
     Section("process", "/process", _departments),  # 流程视图
-    # 数据质量 (issue 6): shown once its page at /quality is registered.
-    Section("quality", "/quality", _data_staff),
+    Section("quality", "/quality", _data_staff),  # 数据质量
 )
 
 
@@ -112,8 +119,9 @@ def no_access_content(lang: str, user: str, *, page: bool = False) -> html.Div:
     )
 
 
-def status_line(status: DataStatus, lang: str) -> list[Any]:
-    """ "数据截至 T · N 项数据质量检查未通过" (or that none have run yet)."""
+def status_line(status: DataStatus, lang: str, *, link: bool = False) -> list[Any]:
+    """ "数据截至 T · N 项数据质量检查未通过 · 发布已暂停：M 项阻断检查未通过" (or that none
+    have run yet). With `link` (data staff), the checks link to the data-quality page."""
     if not status.checks_run:
         quality, tone = t("status.not_checked", lang), "tb-quality-unknown"
     elif status.failing_checks:
@@ -121,15 +129,36 @@ def status_line(status: DataStatus, lang: str) -> list[Any]:
         tone = "tb-quality-failing"
     else:
         quality, tone = t("status.all_passing", lang), "tb-quality-passing"
-    return [
+    parts: list[Any] = [
         html.Span(
             t("status.as_of", lang, moment=shanghai(status.as_of, lang)), className="tb-as-of"
         ),
-        html.Span(quality, className=f"tb-quality {tone}"),
-        html.Span(
-            t("status.snapshot", lang, number=status.snapshot_number), className="tb-snapshot"
+        (
+            dcc.Link(quality, href="/quality", className=f"tb-quality {tone}")
+            if link
+            else html.Span(quality, className=f"tb-quality {tone}")
         ),
     ]
+    if status.publication_blocked:
+        parts.append(
+            html.Span(
+                t("status.blocked", lang, count=status.blocking_failures),
+                className="tb-quality tb-quality-blocked",
+                role="alert",
+            )
+        )
+    parts.append(
+        html.Span(
+            t("status.snapshot", lang, number=status.snapshot_number), className="tb-snapshot"
+        )
+    )
+    return parts
+
+
+def read_status(scope: Scope) -> DataStatus:
+    """The status of the snapshot and of the quality report the app reads now."""
+    with warehouse().cursor() as cursor, quality_cursor() as quality:
+        return data_status(cursor, scope, quality)
 
 
 def _language_links(lang: str) -> html.Div:
@@ -181,7 +210,7 @@ def frame() -> html.Div:
         scope = current_scope()
         with warehouse().cursor() as cursor:
             name = reader_name(cursor, scope) if not scope.is_empty else None
-            status = data_status(cursor, scope) if not scope.is_empty else None
+        status = read_status(scope) if not scope.is_empty else None
     except NoSnapshotError:
         return html.Div(
             [
@@ -206,10 +235,15 @@ def frame() -> html.Div:
     return html.Div(
         [
             _header(lang, nav, label),
-            html.Div(status_line(status, lang), id=STATUS, className="tb-status"),
+            html.Div(
+                status_line(status, lang, link=section_allowed("quality", scope)),
+                id=STATUS,
+                className="tb-status",
+            ),
             html.Main(dash.page_container, className="tb-main"),
             dcc.Interval(id=POLL, interval=POLL_MS),
             dcc.Store(id=SNAPSHOT_STORE, data=status.snapshot_number),
+            dcc.Store(id=QUALITY_STORE, data=status.quality_report),
             dcc.Store(id=LANGUAGE_STORE, data=lang),
         ],
         className="tb-app",
@@ -217,14 +251,21 @@ def frame() -> html.Div:
     )
 
 
-def poll(_: int | None, known: int | None) -> tuple[int, list[Any]]:
-    """A new snapshot's number and status line; nothing (no redraw) while it is the same."""
+def poll(_: int | None, known: int | None, known_report: int | None) -> tuple[Any, Any, list[Any]]:
+    """A new snapshot's number, a new quality report's number and the status line; a store
+    that did not change is left alone (its pages are not redrawn), and nothing at all while
+    neither changed."""
     scope = current_scope()
-    with warehouse().cursor() as cursor:
-        status = data_status(cursor, scope)
-    if status.snapshot_number == known:
+    status = read_status(scope)
+    snapshot_changed = status.snapshot_number != known
+    report_changed = status.quality_report != known_report
+    if not snapshot_changed and not report_changed:
         raise PreventUpdate
-    return status.snapshot_number, status_line(status, current_language())
+    return (
+        status.snapshot_number if snapshot_changed else dash.no_update,
+        status.quality_report if report_changed else dash.no_update,
+        status_line(status, current_language(), link=section_allowed("quality", scope)),
+    )
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -232,8 +273,10 @@ def register_callbacks(app: dash.Dash) -> None:
     global callbacks for a second app in the same process)."""
     app.callback(
         Output(SNAPSHOT_STORE, "data"),
+        Output(QUALITY_STORE, "data"),
         Output(STATUS, "children"),
         Input(POLL, "n_intervals"),
         State(SNAPSHOT_STORE, "data"),
+        State(QUALITY_STORE, "data"),
         prevent_initial_call=True,
     )(poll)

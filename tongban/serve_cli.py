@@ -2,9 +2,9 @@
 server. Registered on the `tongban` command group at the end of `tongban/cli.py`.
 
 Configuration comes from `tongban.settings` (TONGBAN_AUTH, TONGBAN_DEMO, TONGBAN_SECRET_KEY,
-TONGBAN_DASHBOARD_HOST/PORT, TONGBAN_API_URL). Without TONGBAN_SECRET_KEY the session key is
-kept in `$TONGBAN_HOME/dashboard-secret-key`, created once, so every worker and every restart
-accept the same sessions.
+TONGBAN_DASHBOARD_HOST/PORT, TONGBAN_API_URL, TONGBAN_DAGSTER_URL). Without TONGBAN_SECRET_KEY
+the session key is kept in `$TONGBAN_HOME/dashboard-secret-key`, created once, so every worker
+and every restart accept the same sessions.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def dashboard_config(settings: Settings) -> DashboardConfig:
         demo=settings.demo,
         personas_path=settings.personas_path,
         api_url=settings.api_url,
+        dagster_url=settings.dagster_url,
     )
     config.check()
     return config

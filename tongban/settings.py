@@ -35,6 +35,8 @@ class Settings:
     dashboard_port: int = 8050
     # The workflow HTTP API, which the dashboards call for actions such as 催办 (remind).
     api_url: str = "http://127.0.0.1:8000"
+    # The Dagster UI: the data-quality page links each check result to its run there.
+    dagster_url: str = "http://127.0.0.1:3000"
 
     def __post_init__(self) -> None:
         if self.warehouse_dir == _UNSET:
@@ -73,6 +75,7 @@ class Settings:
             dashboard_host=env.get("TONGBAN_DASHBOARD_HOST") or "127.0.0.1",
             dashboard_port=int(port) if port else 8050,
             api_url=(env.get("TONGBAN_API_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            dagster_url=(env.get("TONGBAN_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/"),
         )
 
 

@@ -13,24 +13,28 @@ import pytest
 from flask.testing import FlaskClient
 
 from dashboards.app import DashboardConfigError
-from dashboards.shell import POLL, SNAPSHOT_STORE, STATUS
+from dashboards.shell import POLL, QUALITY_STORE, SNAPSHOT_STORE, STATUS
 from tests.dashboards.conftest import config_for
 from tests.warehouse.conftest import BuiltUniversity
 
 CALLBACK = "/_dash-update-component"
 
 
-def poll_request(known: int | None) -> dict[str, Any]:
+def poll_request(known: int | None, known_report: int | None = None) -> dict[str, Any]:
     """The request the browser sends when the shell's interval fires."""
     return {
-        "output": f"..{SNAPSHOT_STORE}.data...{STATUS}.children..",
+        "output": f"..{SNAPSHOT_STORE}.data...{QUALITY_STORE}.data...{STATUS}.children..",
         "outputs": [
             {"id": SNAPSHOT_STORE, "property": "data"},
+            {"id": QUALITY_STORE, "property": "data"},
             {"id": STATUS, "property": "children"},
         ],
         "inputs": [{"id": POLL, "property": "n_intervals", "value": 1}],
         "changedPropIds": [f"{POLL}.n_intervals"],
-        "state": [{"id": SNAPSHOT_STORE, "property": "data", "value": known}],
+        "state": [
+            {"id": SNAPSHOT_STORE, "property": "data", "value": known},
+            {"id": QUALITY_STORE, "property": "data", "value": known_report},
+        ],
     }
 
 

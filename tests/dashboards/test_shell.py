@@ -1,5 +1,6 @@
 """The frame's rules as plain functions: which sections each kind of scope opens, and what the
-status line says when checks have not run, all pass, or some fail."""
+status line says when checks have not run, all pass, some fail, or a blocking one has paused
+publication."""
 
 from __future__ import annotations
 
@@ -53,3 +54,18 @@ def test_the_status_line_never_fakes_a_pass() -> None:
     assert "4 项数据质量检查未通过" in failing_zh
     failing_en = json.dumps(json.loads(text(status_line(failing, "en"))), ensure_ascii=False)
     assert "4 data-quality checks failing" in failing_en and "Data as of" in failing_en
+    assert "发布已暂停" not in failing_zh and "/quality" not in failing_zh
+
+
+def test_the_status_line_says_plainly_when_publication_is_paused() -> None:
+    as_of = datetime(2026, 11, 2, 2, 0)
+    blocked = DataStatus(3, as_of, as_of, checks_run=True, failing_checks=4, blocking_failures=2)
+    assert blocked.publication_blocked
+    zh = json.dumps(json.loads(text(status_line(blocked, "zh"))), ensure_ascii=False)
+    assert "4 项数据质量检查未通过" in zh and "发布已暂停：2 项阻断检查未通过" in zh
+    assert "快照 #3" in zh  # the snapshot the figures still rest on
+    en = json.dumps(json.loads(text(status_line(blocked, "en"))), ensure_ascii=False)
+    assert "Publication paused: 2 blocking checks failing" in en
+    # Data staff can follow the count to the data-quality page; others only read it.
+    linked = json.loads(text(status_line(blocked, "zh", link=True)))
+    assert '"href": "/quality"' in json.dumps(linked, ensure_ascii=False)

@@ -39,6 +39,7 @@ def test_dashboard_settings_default_to_sso_headers_on_localhost(tmp_path: Path) 
     assert (settings.auth, settings.demo, settings.secret_key) == ("header", False, None)
     assert (settings.dashboard_host, settings.dashboard_port) == ("127.0.0.1", 8050)
     assert settings.api_url == "http://127.0.0.1:8000"
+    assert settings.dagster_url == "http://127.0.0.1:3000"
     assert settings.secret_key_path == tmp_path / "dashboard-secret-key"
     demo = Settings.from_env(
         {
@@ -49,11 +50,13 @@ def test_dashboard_settings_default_to_sso_headers_on_localhost(tmp_path: Path) 
             "TONGBAN_DASHBOARD_HOST": "0.0.0.0",
             "TONGBAN_DASHBOARD_PORT": "9050",
             "TONGBAN_API_URL": "http://api:8000/",
+            "TONGBAN_DAGSTER_URL": "http://dagster.example:3000/",
         }
     )
     assert (demo.auth, demo.demo, demo.secret_key) == ("dev", True, "s3cret")
     assert (demo.dashboard_host, demo.dashboard_port) == ("0.0.0.0", 9050)
     assert demo.api_url == "http://api:8000"
+    assert demo.dagster_url == "http://dagster.example:3000"
     assert not Settings.from_env({"TONGBAN_HOME": str(tmp_path), "TONGBAN_DEMO": "0"}).demo
 
 
