@@ -1,0 +1,2 @@
+-- Every member of staff of the business systems.
+select staff_id from raw_business__staff

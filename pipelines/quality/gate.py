@@ -1,0 +1,161 @@
+"""Run the checks that are due, remember how far each has passed, and say whether to stop.
+
+A check is *due* when its frame holds something it has not passed yet: events after the check's
+`validated_through`, or a table that changed since it last passed. A check that is not due
+still holds (it passed on exactly this data), so its result is repeated without validating. A
+failed check does not move: the next evaluation reads the same rows again, and keeps failing
+until the rows are corrected — a blocking failure cannot be skipped by the traffic after it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+
+from pipelines.quality.checks import FRAMES, Check
+from pipelines.quality.validate import validate_frame
+from warehouse.quality import (
+    CheckResult,
+    CheckState,
+    RunInfo,
+    advance,
+    check_states,
+    ensure_quality,
+    record_results,
+    register_checks,
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one evaluation of some checks found."""
+
+    results: tuple[CheckResult, ...]  # evaluated now
+    holding: tuple[str, ...]  # not due: passed on this very data before
+    checks: tuple[Check, ...] = field(repr=False)
+    seconds: float = 0.0
+
+    @property
+    def blocking_failures(self) -> tuple[CheckResult, ...]:
+        severity = {c.name: c.severity for c in self.checks}
+        return tuple(r for r in self.results if not r.success and severity[r.check_name] == "error")
+
+    @property
+    def warnings(self) -> tuple[CheckResult, ...]:
+        severity = {c.name: c.severity for c in self.checks}
+        return tuple(r for r in self.results if not r.success and severity[r.check_name] == "warn")
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blocking_failures)
+
+
+def evaluate(
+    conn: duckdb.DuckDBPyConnection,
+    checks: Sequence[Check],
+    run: RunInfo,
+    *,
+    full: bool = False,
+) -> Evaluation:
+    """Validate the due `checks` against the working database as of `run.events_cursor`, store
+    the results and advance the checks that passed. `full` re-reads everything."""
+    started = time.perf_counter()
+    from pipelines.quality.checks import CHECKS
+
+    register_checks(conn, (check.info for check in CHECKS))
+    states = check_states(conn)
+    versions = _input_versions(conn)
+    results: list[CheckResult] = []
+    holding: list[str] = []
+    passed: dict[str, CheckState] = {}
+    for frame_name, group in _by_frame(checks).items():
+        frame = FRAMES[frame_name]
+        version = max((versions.get(table, 0) for table in frame.inputs), default=0)
+        known = [states.get(check.name) for check in group]
+        fresh = full or any(s is None or s.inputs_version != version for s in known)
+        if frame.kind == "table":
+            if not fresh:
+                holding.extend(check.name for check in group)
+                continue
+            after = 0
+        else:
+            after = 0 if fresh else min(s.validated_through for s in known if s is not None)
+            if after >= run.events_cursor:
+                holding.extend(check.name for check in group)
+                continue
+        conn.execute("set variable quality_after = ?::bigint", [after])
+        rows = conn.execute(frame.sql).df()
+        scope = "incremental" if frame.kind == "events" and after > 0 else "full"
+        outcome = validate_frame(frame_name, group, rows, scope=scope)
+        results.extend(outcome)
+        for result in outcome:
+            if result.success:
+                passed[result.check_name] = CheckState(run.events_cursor, version)
+    checked = {check.name: check.info for check in checks}
+    record_results(conn, run, checked, results)
+    advance(conn, passed, run.evaluated_at)
+    return Evaluation(
+        results=tuple(results),
+        holding=tuple(holding),
+        checks=tuple(checks),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def failing_blocking_event_checks(
+    conn: duckdb.DuckDBPyConnection, checks: Sequence[Check]
+) -> tuple[list[str], int]:
+    """The blocking checks over the events whose latest result failed, and the events cursor
+    every blocking events check has passed (the models never read past it)."""
+    ensure_quality(conn)
+    names = [c.name for c in checks if c.severity == "error" and FRAMES[c.frame].kind == "events"]
+    if not names:
+        return [], 0
+    placeholders = ", ".join("?" * len(names))
+    failing = [
+        str(name)
+        for (name,) in conn.execute(
+            f"""
+            select check_name from _quality_history
+            where check_name in ({placeholders})
+            qualify row_number() over (
+                partition by check_name order by evaluated_at desc, evaluations desc
+            ) = 1 and not success
+            """,
+            names,
+        ).fetchall()
+    ]
+    states = check_states(conn)
+    through = min((states[n].validated_through if n in states else 0 for n in names), default=0)
+    return sorted(failing), through
+
+
+def _by_frame(checks: Sequence[Check]) -> dict[str, list[Check]]:
+    groups: dict[str, list[Check]] = {}
+    for check in checks:
+        groups.setdefault(check.frame, []).append(check)
+    return groups
+
+
+def _input_versions(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The change counter of every source table and model (see `warehouse.modeling`)."""
+    versions: dict[str, int] = {}
+    present = {
+        str(name)
+        for (name,) in conn.execute(
+            "select table_name from duckdb_tables() where schema_name = 'main'"
+            " and database_name = current_database()"
+        ).fetchall()
+    }
+    if "_source_state" in present:
+        for name, version in conn.execute("select source, version from _source_state").fetchall():
+            versions[str(name)] = int(version)
+    if "_model_state" in present:
+        for name, version in conn.execute(
+            "select model, coalesce(changed_version, built_version, 0) from _model_state"
+        ).fetchall():
+            versions[str(name)] = int(version)
+    return versions

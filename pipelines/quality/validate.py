@@ -1,0 +1,169 @@
+"""Great Expectations on pandas frames: one suite per frame, results turned into `CheckResult`s.
+
+GX is imported on first use (it takes seconds), and one ephemeral context per process holds
+the suites; nothing is written to disk here (Data Docs: `pipelines.quality.docs`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from pipelines.quality.checks import FRAMES, Check
+from warehouse.quality import SAMPLE_ROWS, CheckResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_SOURCE: Final = "tongban"
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def validate_frame(
+    frame_name: str,
+    checks: Sequence[Check],
+    frame: pd.DataFrame,
+    *,
+    scope: str = "full",
+) -> list[CheckResult]:
+    """Validate `frame` (the rows of frame `frame_name`) against `checks`, all of that frame."""
+    wrong = sorted(c.name for c in checks if c.frame != frame_name)
+    if wrong:
+        raise ValueError(f"checks {wrong} do not validate frame {frame_name!r}")
+    started = time.perf_counter()
+    with _lock:
+        suite, batch_definition = _suite(frame_name, tuple(checks))
+        keys = [key for key in FRAMES[frame_name].keys if key in frame.columns]
+        validation = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+            suite,
+            result_format={
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": SAMPLE_ROWS,
+                "unexpected_index_column_names": keys,
+            },
+        )
+    seconds = (time.perf_counter() - started) / max(len(checks), 1)
+    by_name = {str(r.expectation_config.meta["check"]): r for r in validation.results}
+    missing = sorted(c.name for c in checks if c.name not in by_name)
+    if missing:
+        raise RuntimeError(f"Great Expectations returned no result for {missing}")
+    return [
+        _result(check.name, by_name[check.name], len(frame), scope, seconds) for check in checks
+    ]
+
+
+def _result(name: str, outcome: Any, rows: int, scope: str, seconds: float) -> CheckResult:
+    result: Mapping[str, Any] = outcome.result or {}
+    failed = not bool(outcome.success)
+    error = (outcome.exception_info or {}).get("exception_message") if failed else None
+    if error is None and isinstance(outcome.exception_info, Mapping):
+        # GX nests exception details per metric in some versions.
+        for detail in outcome.exception_info.values():
+            if isinstance(detail, Mapping) and detail.get("raised_exception"):
+                error = detail.get("exception_message")
+                break
+    unexpected = result.get("unexpected_count")
+    if unexpected is None:  # table-level expectations count the table as one failing element
+        unexpected = 1 if failed else 0
+    observed: object = result.get("observed_value")
+    if error:
+        observed = {"error": str(error)}
+    sample = [_plain_row(row) for row in result.get("partial_unexpected_index_list") or []]
+    return CheckResult(
+        check_name=name,
+        success=not failed,
+        element_count=int(result.get("element_count", rows)),
+        unexpected_count=int(unexpected),
+        observed_value=_plain(observed),
+        unexpected_percent=_finite(result.get("unexpected_percent")),
+        sample=sample[:SAMPLE_ROWS],
+        scope="incremental" if scope == "incremental" else "full",
+        seconds=seconds,
+    )
+
+
+def _suite(frame_name: str, checks: tuple[Check, ...]) -> tuple[Any, Any]:
+    key = f"{frame_name}:{','.join(c.name for c in checks)}"
+    cached = _state.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    gx, expectations, context = _gx()
+    source = context.data_sources.get(_SOURCE)
+    asset_name = f"{frame_name}_{len(_state)}"
+    batch_definition = source.add_dataframe_asset(asset_name).add_batch_definition_whole_dataframe(
+        "whole"
+    )
+    suite = gx.ExpectationSuite(name=asset_name)
+    for check in checks:
+        factory = getattr(expectations, check.expect.kind)
+        suite.add_expectation(factory(**check.expect.kwargs, meta={"check": check.name}))
+    suite = context.suites.add(suite)
+    _state[key] = (suite, batch_definition)
+    return suite, batch_definition
+
+
+def _gx() -> tuple[Any, Any, Any]:
+    loaded = _state.get("__gx__")
+    if loaded is None:
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context = gx.get_context(mode="ephemeral")
+        # tqdm bars would flood the run's stderr.
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.data_sources.add_pandas(_SOURCE)
+        loaded = _state["__gx__"] = (gx, gxe, context)
+    return loaded  # type: ignore[no-any-return]
+
+
+def _plain_row(row: Mapping[str, Any]) -> dict[str, object]:
+    return {str(k): _plain(v) for k, v in row.items()}
+
+
+def _plain(value: object) -> object:
+    """JSON-friendly: numpy scalars to Python, NaN/NaT to None, timestamps to ISO text."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    item = getattr(value, "item", None)
+    if callable(item) and not hasattr(value, "isoformat"):
+        try:
+            value = item()
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, float):
+        return _finite(value)
+    if hasattr(value, "isoformat"):
+        try:
+            import pandas as pd
+
+            if pd.isna(value):  # type: ignore[call-overload]
+                return None
+        except (TypeError, ValueError):
+            pass
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()  # type: ignore[attr-defined]
+    if isinstance(value, bool | int | str):
+        return value
+    try:
+        import pandas as pd
+
+        if pd.isna(value):  # type: ignore[call-overload]
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _finite(value: object) -> float | None:
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
