@@ -133,7 +133,7 @@ def ensure_quality(conn: duckdb.DuckDBPyConnection) -> None:
         f"""
         create table if not exists {STATE} (
             check_name varchar primary key, validated_through bigint not null,
-            business_version bigint, updated_at timestamp not null
+            inputs_version bigint, updated_at timestamp not null
         )
         """
     )
@@ -260,9 +260,16 @@ def record_run(
     """Record how the run's latest evaluation ended (a run keeps one row, its first start)."""
     ensure_quality(conn)
     row = conn.execute(
-        f"select started_at, snapshot_number from {RUNS} where run_id = ?", [run.run_id]
+        f"select started_at, snapshot_number, outcome, blocking_failures, warnings from {RUNS}"
+        " where run_id = ?",
+        [run.run_id],
     ).fetchall()
     started = row[0][0] if row else run.evaluated_at
+    if row and row[0][2] == "blocked" and outcome == "checked":
+        # One step of the run blocked it; a later step's clean checks do not unblock it.
+        outcome = "blocked"
+        blocking_failures = max(blocking_failures, int(row[0][3]))
+        warnings = max(warnings, int(row[0][4]))
     # A later pass that publishes nothing keeps the snapshot an earlier pass published.
     number = snapshot_number if snapshot_number is not None else (row[0][1] if row else None)
 
@@ -287,7 +294,7 @@ def record_run(
 @dataclass(frozen=True)
 class CheckState:
     validated_through: int  # events up to this event_id passed the check
-    business_version: int | None  # the business data the check last passed against
+    inputs_version: int | None  # the change counter of its inputs when it last passed
 
 
 def check_states(conn: duckdb.DuckDBPyConnection) -> dict[str, CheckState]:
@@ -295,7 +302,7 @@ def check_states(conn: duckdb.DuckDBPyConnection) -> dict[str, CheckState]:
     return {
         str(name): CheckState(int(through), None if version is None else int(version))
         for name, through, version in conn.execute(
-            f"select check_name, validated_through, business_version from {STATE}"
+            f"select check_name, validated_through, inputs_version from {STATE}"
         ).fetchall()
     }
 
@@ -316,7 +323,7 @@ def advance(
         conn.execute(f"delete from {STATE} where check_name in ({placeholders})", names)
         conn.executemany(
             f"insert into {STATE} values (?, ?, ?, ?)",
-            [[n, s.validated_through, s.business_version, now] for n, s in states.items()],
+            [[n, s.validated_through, s.inputs_version, now] for n, s in states.items()],
         )
 
 

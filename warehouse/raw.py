@@ -129,3 +129,19 @@ def replace_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFram
         conn.rollback()
         raise
     return frame.height
+
+
+def drop_events_after(conn: duckdb.DuckDBPyConnection, cursor: int) -> int:
+    """Delete the events after `cursor`, in one transaction with the change mark; the count."""
+    ensure_raw_events(conn)
+    conn.begin()
+    try:
+        rows = conn.execute("delete from raw_events where event_id > ?", [cursor]).fetchall()
+        dropped = int(rows[0][0]) if rows else 0
+        if dropped:
+            mark_changed(conn, "raw_events")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return dropped

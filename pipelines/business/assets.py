@@ -6,6 +6,7 @@ range or the departments it must cover change, so it always matches what a full 
 """
 
 import time
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Final
 
@@ -14,8 +15,16 @@ import duckdb
 
 from pipelines.extract import catalog_frames, read_business_tables
 from pipelines.jobs import refreshes_sources, run_as_of
+from pipelines.quality.asset_checks import (
+    check_results,
+    evaluate_and_report,
+    selected_checks,
+    specs_for,
+)
+from pipelines.quality.checks import RAW_BUSINESS
 from pipelines.resources import BusinessSystems, Catalog, WarehouseResource
 from warehouse.academic_calendar import calendar_frames
+from warehouse.quality import record_load, utc_now
 from warehouse.raw import ensure_raw_events, replace_table
 
 CALENDAR_LOOKBACK: Final = timedelta(days=7)
@@ -48,12 +57,12 @@ def _result(counts: dict[str, int], loaded: bool, started: float) -> dg.Material
     )
 
 
-@dg.asset(group_name="business", kinds={"duckdb"})
+@dg.asset(group_name="business", kinds={"duckdb"}, check_specs=specs_for([RAW_BUSINESS]))
 def raw_business(
     context: dg.AssetExecutionContext,
     business_systems: BusinessSystems,
     warehouse: WarehouseResource,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
     """The business systems' rosters, classes, staff and roles, dates kept (学籍, 人事)."""
     started = time.perf_counter()
     with warehouse.connect() as conn:
@@ -64,7 +73,13 @@ def raw_business(
             for name, frame in frames.items():
                 replace_table(conn, name, frame)
         counts = _tables(conn, "raw_business__")
-    return _result(counts, loaded, started)
+        if loaded:
+            record_load(conn, "business", utc_now(), rows=sum(counts.values()))
+        yield _result(counts, loaded, started)
+        checks = selected_checks(context, [RAW_BUSINESS])
+        if checks:
+            evaluation = evaluate_and_report(context, conn, warehouse.paths, checks)
+            yield from check_results(evaluation, checks)
 
 
 @dg.asset(group_name="business", kinds={"duckdb"})

@@ -16,6 +16,18 @@ from pipelines.events.load import load_new_events
 from pipelines.extract import high_water_mark
 from pipelines.jobs import AS_OF_TAG, LIVE_UPDATE, REFRESH_TAG, as_of_from_tag, is_full, run_as_of
 from pipelines.publication.assets import PUBLISHED_WAREHOUSE, publication_spec, publish_snapshot
+from pipelines.quality.asset_checks import (
+    check_evaluations,
+    check_results,
+    evaluate_and_report,
+    record_events_load,
+    report,
+    run_info,
+    selected_checks,
+    specs_for,
+)
+from pipelines.quality.checks import CHECKS, RAW_EVENTS, Check
+from pipelines.quality.gate import Evaluation, evaluate
 from pipelines.resources import EventStore, LiveUpdate, WarehouseResource
 from warehouse.modeling import Model, ensure_state, missing_models, run_model
 from warehouse.paths import WarehousePaths
@@ -56,6 +68,11 @@ def _description(model: Model) -> str:
     return prose[0] if prose else f"The {model.layer} model {model.name}."
 
 
+def _blocked_message(evaluation: Evaluation) -> str:
+    names = ", ".join(r.check_name for r in evaluation.blocking_failures)
+    return f"blocking data-quality checks failed ({names}): nothing more is published"
+
+
 def model_spec(model: Model, names: set[str]) -> dg.AssetSpec:
     deps = sorted({a for d in model.depends_on if (a := source_asset_of(d, names)) is not None})
     return dg.AssetSpec(
@@ -81,6 +98,7 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         name="warehouse_models",
         specs=[*(model_spec(model, names) for model in models), publication_spec(models)],
+        check_specs=specs_for(names),
         can_subset=True,
     )
     def warehouse_models(
@@ -88,25 +106,33 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
         warehouse: WarehouseResource,
         event_store: EventStore,
         live: LiveUpdate,
-    ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         full = is_full(context)
+        checks = selected_checks(context, names)
         with warehouse.connect() as conn:
             # A model left out of this job (a periodic mart) but never built yet is built now:
             # the snapshot must hold every published table, even on a new warehouse.
             extra = set() if full else missing_models(conn, models)
             chosen = [model for model in models if model.name in selected | extra]
-            for key, metadata in _update(
-                context, conn, warehouse.paths, chosen, selected, full, run_as_of(context)
-            ):
+            as_of = run_as_of(context)
+            for key, metadata in _update(context, conn, chosen, selected, full, as_of):
                 yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            evaluation, published = _check_and_publish(
+                context, conn, warehouse.paths, checks, selected, full, as_of
+            )
+            if published is not None:
+                yield dg.MaterializeResult(asset_key=PUBLISHED_WAREHOUSE, metadata=published)
+            if evaluation is not None:
+                yield from check_results(evaluation, checks)
+            if evaluation is not None and evaluation.blocked:
+                return  # Dagster fails the step on the blocking results just yielded
             if context.job_name == LIVE_UPDATE and live.follow_seconds > 0:
                 _follow(context, conn, warehouse.paths, chosen, selected, event_store, live)
 
     def _update(
         context: dg.AssetExecutionContext,
         conn: duckdb.DuckDBPyConnection,
-        paths: WarehousePaths,
         chosen: Sequence[Model],
         selected: set[str],
         full: bool,
@@ -134,9 +160,38 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
                     "seconds": round(run.seconds, 3),
                 },
             )
-        if PUBLISHED_WAREHOUSE in selected:
+
+    def _check_and_publish(
+        context: dg.AssetExecutionContext,
+        conn: duckdb.DuckDBPyConnection,
+        paths: WarehousePaths,
+        checks: Sequence[Check],
+        selected: set[str],
+        full: bool,
+        as_of: datetime,
+    ) -> tuple[Evaluation | None, dict[str, object] | None]:
+        """Check the marts; publish a snapshot unless a blocking check failed (the last good
+        snapshot then stays published). The report is published either way."""
+        evaluation = evaluate(conn, checks, run_info(context, conn), full=full) if checks else None
+        blocked = evaluation is not None and evaluation.blocked
+        published: dict[str, object] | None = None
+        if PUBLISHED_WAREHOUSE in selected and not blocked:
             result = publish_snapshot(context, conn, models, paths, as_of, forward=not full)
-            yield PUBLISHED_WAREHOUSE, dict(result.metadata or {})
+            published = dict(result.metadata or {})
+        if evaluation is not None or published is not None:
+            number = published.get("snapshot") if published else None
+            report(
+                conn,
+                paths,
+                run_info(context, conn),
+                evaluation,
+                "blocked" if blocked else ("published" if published else "checked"),
+                snapshot_number=number if isinstance(number, int) else None,
+            )
+        if evaluation is not None:
+            for failure in evaluation.blocking_failures:
+                context.log.error(f"not published: {failure.check_name} failed")
+        return evaluation, published
 
     def _follow(
         context: dg.AssetExecutionContext,
@@ -147,11 +202,14 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
         event_store: EventStore,
         live: LiveUpdate,
     ) -> None:
-        """Load, rebuild and publish again whenever the store has new events, until it has been
-        quiet for `idle_seconds` or `follow_seconds` have passed. Each pass is recorded as
-        materializations of what it changed (a step yields one result per asset)."""
+        """Load, check, rebuild and publish again whenever the store has new events, until it
+        has been quiet for `idle_seconds` or `follow_seconds` have passed. Each pass is recorded
+        as materializations and check evaluations (a step yields one result per asset); a
+        blocking failure ends the run as failed, the last good snapshot published."""
         started = last_events = time.monotonic()
         passes = 0
+        event_checks = [c for c in CHECKS if c.asset == RAW_EVENTS]
+        mart_checks = selected_checks(context, names)
         with event_store.engine() as engine:
             while (now := time.monotonic()) - started < live.follow_seconds:
                 if high_water_mark(engine) <= events_cursor(conn):
@@ -163,6 +221,7 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
                 passes += 1
                 began = time.perf_counter()
                 load = load_new_events(conn, engine, event_store.batch_size)
+                record_events_load(conn, load.loaded)
                 context.log_event(
                     dg.AssetMaterialization(
                         asset_key="raw_events",
@@ -173,9 +232,26 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
                         },
                     )
                 )
+                gate = evaluate_and_report(context, conn, paths, event_checks)
+                for event in check_evaluations(gate):
+                    context.log_event(event)
+                if gate.blocked:
+                    raise dg.Failure(_blocked_message(gate))
                 as_of = follow_as_of(context)
-                for key, metadata in _update(context, conn, paths, chosen, selected, False, as_of):
+                for key, metadata in _update(context, conn, chosen, selected, False, as_of):
                     context.log_event(dg.AssetMaterialization(asset_key=key, metadata=metadata))
+                evaluation, published = _check_and_publish(
+                    context, conn, paths, mart_checks, selected, False, as_of
+                )
+                if published is not None:
+                    context.log_event(
+                        dg.AssetMaterialization(asset_key=PUBLISHED_WAREHOUSE, metadata=published)
+                    )
+                if evaluation is not None:
+                    for event in check_evaluations(evaluation):
+                        context.log_event(event)
+                    if evaluation.blocked:
+                        raise dg.Failure(_blocked_message(evaluation))
         context.log.info(
             f"followed the event store for {time.monotonic() - started:.0f} s: {passes} more passes"
         )
