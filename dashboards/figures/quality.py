@@ -26,7 +26,15 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboards.figures.turnaround import FONT, no_data_figure
-from dashboards.formatting import SUPPRESSED, count, duration, percent, shanghai, to_shanghai
+from dashboards.formatting import (
+    SUPPRESSED,
+    count,
+    date_ticks,
+    duration,
+    percent,
+    shanghai,
+    to_shanghai,
+)
 from dashboards.i18n import MESSAGES, register_messages, t
 
 STATUS_ORDER: Final = ("fail", "warn", "pass", "not_run")
@@ -140,13 +148,29 @@ def trend_figure(frame: pl.DataFrame, lang: str, check_name: str) -> go.Figure:
         separators=".,",
         clickmode="event",
     )
-    figure.update_yaxes(title=t("quality.trend.unexpected", lang), rangemode="tozero")
-    figure.update_xaxes(title=t("quality.trend.evaluated", lang))
+    # Rows are whole: no 0.2-row ticks when a check fails on one or two.
+    most = frame["unexpected_count"].max()
+    figure.update_yaxes(
+        title=t("quality.trend.unexpected", lang),
+        rangemode="tozero",
+        tickformat=",d",
+        dtick=1 if isinstance(most, int) and most <= 5 else None,
+    )
+    figure.update_xaxes(title=t("quality.trend.evaluated", lang), tickformatstops=date_ticks(lang))
     return figure
 
 
 def _when(moment: datetime | None, lang: str) -> str:
     return shanghai(moment, lang) if moment is not None else SUPPRESSED
+
+
+def _share(unexpected_percent: float | None) -> str:
+    """The share of rows that failed; a failure too small for 0.01 % still reads as one."""
+    if unexpected_percent is None:
+        return SUPPRESSED
+    if 0 < unexpected_percent < 0.01:
+        return "<0.01%"
+    return percent(unexpected_percent / 100, 2)
 
 
 def status_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
@@ -168,9 +192,7 @@ def status_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
                 "description": description(row, lang),
                 "unexpected": count(row["unexpected_count"]) if ran else SUPPRESSED,
                 "elements": count(row["element_count"]) if ran else SUPPRESSED,
-                "share": percent(row["unexpected_percent"] / 100, 2)
-                if ran and row["unexpected_percent"] is not None
-                else SUPPRESSED,
+                "share": _share(row["unexpected_percent"]) if ran else SUPPRESSED,
                 "evaluated": _when(row["evaluated_at"], lang),
             }
         )

@@ -70,6 +70,7 @@ BANNER: Final = "quality-banner"
 STATUS_TABLE: Final = "quality-status-table"
 FRESHNESS_TABLE: Final = "quality-freshness-table"
 CHECK: Final = "quality-check"
+REQUESTED: Final = "quality-requested"
 TREND: Final = "quality-trend"
 SAMPLE: Final = "quality-sample"
 SAMPLE_TABLE: Final = "quality-sample-table"
@@ -421,10 +422,11 @@ def runs_body(cursor: duckdb.DuckDBPyConnection, scope: Scope, lang: str) -> lis
 
 
 def overview(
-    _snapshot: object, _report: object, chosen: object
+    _snapshot: object, _report: object, chosen: object, requested: object = None
 ) -> tuple[list[Any], list[Any], list[dict[str, str]], str | None]:
-    """The summary (banner, status, freshness), the runs, and the checks to pick from (the
-    chosen one kept while it exists, else the first failing)."""
+    """The summary (banner, status, freshness), the runs, and the checks to pick from: the one
+    chosen in the picker while it exists, else the one the address asked for (`?check=`), else
+    the first failing."""
     lang = current_language()
     scope = current_scope()
     if not section_allowed("quality", scope):
@@ -439,7 +441,8 @@ def overview(
     except NotInScopeError:
         return [notice("quality.not_allowed", lang)], [], [], None
     names = set(status["check_name"])
-    value = chosen if isinstance(chosen, str) and chosen in names else default_check(status)
+    wanted = [value for value in (chosen, requested) if isinstance(value, str) and value in names]
+    value = wanted[0] if wanted else default_check(status)
     return summary, runs, check_options(status, lang), value
 
 
@@ -585,12 +588,10 @@ def layout(check: str | None = None, **_: object) -> html.Div:
                     html.Label(
                         [
                             t("quality.check", lang),
-                            dcc.Dropdown(
-                                id=CHECK,
-                                options=[],
-                                value=check if isinstance(check, str) else None,
-                                clearable=False,
-                            ),
+                            # Its options come with the report (the callback below): a value
+                            # set before them would be cleared, so the address's check waits
+                            # in REQUESTED.
+                            dcc.Dropdown(id=CHECK, options=[], clearable=False),
                         ],
                         className="tb-control tb-control-wide",
                     ),
@@ -605,6 +606,7 @@ def layout(check: str | None = None, **_: object) -> html.Div:
                 dcc.Loading(html.Div(id=SAMPLE), type="dot"),
             ),
             html.Div(id=RUNS),
+            dcc.Store(id=REQUESTED, data=check if isinstance(check, str) else None),
         ],
         className="tb-page tb-quality",
     )
@@ -618,6 +620,7 @@ callback(
     Input(SNAPSHOT_STORE, "data"),
     Input(QUALITY_STORE, "data"),
     State(CHECK, "value"),
+    State(REQUESTED, "data"),
 )(overview)
 
 callback(

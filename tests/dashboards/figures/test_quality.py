@@ -51,6 +51,7 @@ def test_status_rows_mark_each_check_and_keep_what_links_need() -> None:
     assert [row["severity"] for row in rows] == ["警告", "阻断", "阻断", "警告"]
     assert rows[1]["unexpected"] == "0" and rows[1]["elements"] == "120,000"
     assert rows[0]["share"] == "0.08%"
+    assert rows[1]["share"] == "0.00%" and rows[2]["share"] == "<0.01%"  # 1 of 30,000 is not 0
     assert rows[0]["evaluated"] == "2026-11-02 10:00"  # Beijing time
     assert rows[3]["unexpected"] == rows[3]["evaluated"] == SUPPRESSED  # never run, not zero
     assert (rows[2]["run_id"], rows[2]["check_name"]) == ("r2", "i_after")
@@ -116,6 +117,8 @@ def test_the_trend_draws_unexpected_rows_per_run_coloured_by_status() -> None:
         ["r2", 120, "i_after"],
     ]
     assert figure.layout.yaxis.title.text == "不符合的行数"
+    assert figure.layout.yaxis.dtick == 1  # whole rows
+    assert figure.layout.xaxis.tickformatstops[1].value == "%-m月%-d日"
     empty = trend_figure(frame.head(0), "en", "i_after")
     assert not empty.data and empty.layout.annotations[0].text == "No results for this check yet"
 

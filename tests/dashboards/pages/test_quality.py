@@ -26,6 +26,7 @@ from tests.warehouse.quality_report import (
     EARLY_DECISIONS,
     MEMBERSHIP_OVERLAP,
     OVERLAPS,
+    RATE_IN_RANGE,
     QualityWork,
     warning_then_blocked,
 )
@@ -220,6 +221,16 @@ def test_an_unknown_check_gets_a_note_and_no_rows(
     assert value == DECISION_AFTER_TASK
 
 
+def test_the_check_in_the_address_is_opened_unless_another_is_picked(
+    app: dash.Dash, persona_ids: dict[str, list[str]]
+) -> None:
+    staff = persona_ids["data_staff"][0]
+    with signed_in(app, staff):
+        assert page(app).overview(1, 1, None, MEMBERSHIP_OVERLAP)[3] == MEMBERSHIP_OVERLAP
+        assert page(app).overview(1, 1, RATE_IN_RANGE, MEMBERSHIP_OVERLAP)[3] == RATE_IN_RANGE
+        assert page(app).overview(1, 1, None, "no_such_check")[3] == DECISION_AFTER_TASK
+
+
 def test_everybody_but_data_staff_is_refused_the_page_and_its_callbacks(
     app: dash.Dash, persona_ids: dict[str, list[str]]
 ) -> None:
@@ -270,7 +281,10 @@ def overview_request() -> dict[str, Any]:
             {"id": SNAPSHOT_STORE, "property": "data", "value": 1},
             {"id": QUALITY_STORE, "property": "data", "value": 1},
         ],
-        [{"id": "quality-check", "property": "value", "value": MEMBERSHIP_OVERLAP}],
+        [
+            {"id": "quality-check", "property": "value", "value": MEMBERSHIP_OVERLAP},
+            {"id": "quality-requested", "property": "data", "value": None},
+        ],
     )
 
 
@@ -382,4 +396,4 @@ def test_the_page_speaks_english_when_asked(
     assert "Latest result of every check" in text and "Publication paused" in text
     assert "student_id (key)" in text and "Recent runs" in text
     assert "各项检查" not in text
-    assert find(layout, page(app).CHECK).value == MEMBERSHIP_OVERLAP
+    assert find(layout, page(app).REQUESTED).data == MEMBERSHIP_OVERLAP
