@@ -68,6 +68,9 @@ def evaluate(
     register_checks(conn, (check.info for check in CHECKS))
     states = check_states(conn)
     versions = _input_versions(conn)
+    # A check whose latest result failed is evaluated again even on data it once passed: the
+    # rows it failed on may have been removed since, and the report must say so.
+    failed = latest_failures(conn)
     results: list[CheckResult] = []
     holding: list[str] = []
     passed: dict[str, CheckState] = {}
@@ -76,14 +79,15 @@ def evaluate(
         version = max((versions.get(table, 0) for table in frame.inputs), default=0)
         known = [states.get(check.name) for check in group]
         fresh = full or any(s is None or s.inputs_version != version for s in known)
+        retry = any(check.name in failed for check in group)
         if frame.kind == "table":
-            if not fresh:
+            if not fresh and not retry:
                 holding.extend(check.name for check in group)
                 continue
             after = 0
         else:
             after = 0 if fresh else min(s.validated_through for s in known if s is not None)
-            if after >= run.events_cursor:
+            if after >= run.events_cursor and not retry:
                 holding.extend(check.name for check in group)
                 continue
         conn.execute("set variable quality_after = ?::bigint", [after])
@@ -105,6 +109,22 @@ def evaluate(
     )
 
 
+def latest_failures(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    """The checks whose latest recorded result failed."""
+    ensure_quality(conn)
+    return {
+        str(name)
+        for (name,) in conn.execute(
+            """
+            select check_name from _quality_history
+            qualify row_number() over (
+                partition by check_name order by evaluated_at desc, evaluations desc
+            ) = 1 and not success
+            """
+        ).fetchall()
+    }
+
+
 def failing_blocking_event_checks(
     conn: duckdb.DuckDBPyConnection, checks: Sequence[Check]
 ) -> tuple[list[str], int]:
@@ -114,20 +134,8 @@ def failing_blocking_event_checks(
     names = [c.name for c in checks if c.severity == "error" and FRAMES[c.frame].kind == "events"]
     if not names:
         return [], 0
-    placeholders = ", ".join("?" * len(names))
-    failing = [
-        str(name)
-        for (name,) in conn.execute(
-            f"""
-            select check_name from _quality_history
-            where check_name in ({placeholders})
-            qualify row_number() over (
-                partition by check_name order by evaluated_at desc, evaluations desc
-            ) = 1 and not success
-            """,
-            names,
-        ).fetchall()
-    ]
+    failed = latest_failures(conn)
+    failing = [name for name in names if name in failed]
     states = check_states(conn)
     through = min((states[n].validated_through if n in states else 0 for n in names), default=0)
     return sorted(failing), through
