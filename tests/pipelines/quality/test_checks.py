@@ -1,0 +1,66 @@
+"""The check catalog against the real frames of a small university's warehouse: every frame
+runs, every column a check or a sample names exists, and the event types match the workflow's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipelines.quality.checks import CHECKS, FRAMES, FRAMES_DIR, KNOWN_EVENT_TYPES
+from workflow_core.domain.events import EVENT_TYPES
+
+_COLUMN_ARGS = ("column", "column_A", "column_B")
+
+
+def test_known_event_types_are_the_workflows() -> None:
+    assert sorted(KNOWN_EVENT_TYPES) == sorted(EVENT_TYPES)
+
+
+def test_every_frame_has_its_sql_and_no_sql_is_orphaned() -> None:
+    assert {path.stem for path in FRAMES_DIR.glob("*.sql")} == set(FRAMES)
+    assert {check.frame for check in CHECKS} == set(FRAMES)
+
+
+def test_check_names_are_unique_and_severities_known() -> None:
+    names = [check.name for check in CHECKS]
+    assert len(names) == len(set(names))
+    assert {check.severity for check in CHECKS} <= {"error", "warn"}
+    # Checks on imported logs never block: a foreign log's habits are not our bugs.
+    assert all(c.severity == "warn" for c in CHECKS if c.applies_to == "imported")
+
+
+@pytest.fixture(scope="module")
+def frame_columns(full_build: dict[str, Any]) -> dict[str, list[str]]:
+    root: Path = full_build["root"]
+    with duckdb.connect(str(root / "build" / "work.duckdb"), read_only=True) as conn:
+        conn.execute("set variable quality_after = 0::bigint")
+        columns = {}
+        for name, frame in FRAMES.items():
+            cursor = conn.execute(frame.sql)
+            columns[name] = [column[0] for column in cursor.description]
+            cursor.fetchall()
+    return columns
+
+
+def test_every_column_a_check_reads_is_in_its_frame(frame_columns: dict[str, list[str]]) -> None:
+    missing = {}
+    for check in CHECKS:
+        wanted = [check.expect.kwargs[a] for a in _COLUMN_ARGS if a in check.expect.kwargs]
+        wanted += (
+            check.expect.kwargs.get("column_list", []) if check.frame != "event_columns" else []
+        )
+        absent = [c for c in wanted if c not in frame_columns[check.frame]]
+        if absent:
+            missing[check.name] = absent
+    assert not missing
+
+
+def test_every_sample_key_is_in_its_frame(frame_columns: dict[str, list[str]]) -> None:
+    absent = {
+        name: [key for key in frame.keys if key not in frame_columns[name]]
+        for name, frame in FRAMES.items()
+    }
+    assert not {name: keys for name, keys in absent.items() if keys}
