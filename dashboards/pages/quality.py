@@ -355,10 +355,14 @@ def _section(title_key: str, lang: str, *children: Any, note_key: str | None = N
 
 
 def summary_body(
-    cursor: duckdb.DuckDBPyConnection, scope: Scope, lang: str, now: datetime
+    cursor: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    lang: str,
+    now: datetime,
+    status: pl.DataFrame,
 ) -> list[Any]:
-    """The banner, the status of every check and the freshness, for data staff."""
-    status = reads.check_status(cursor, scope)
+    """The banner, the status of every check (`status`, read by the caller) and the
+    freshness, for data staff."""
     summary = reads.asset_summary(cursor, scope)
     state = reads.publication(cursor, scope)
     fresh = reads.freshness(cursor, scope, now)
@@ -436,7 +440,7 @@ def overview(
             if cursor is None:
                 return [html.P(t("quality.no_report", lang), className="tb-note")], [], [], None
             status = reads.check_status(cursor, scope)
-            summary = summary_body(cursor, scope, lang, utc_now())
+            summary = summary_body(cursor, scope, lang, utc_now(), status)
             runs = runs_body(cursor, scope, lang)
     except NotInScopeError:
         return [notice("quality.not_allowed", lang)], [], [], None
