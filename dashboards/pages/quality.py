@@ -231,12 +231,12 @@ def _run_link(run_id: str | None, lang: str) -> Any:
     )
 
 
-def _head(columns: Sequence[str], lang: str, labels: Mapping[str, str] | None = None) -> Any:
+def _head(columns: Sequence[str], lang: str) -> Any:
     return html.Thead(
         html.Tr(
             [
                 html.Th(
-                    (labels or {}).get(key) or t(f"quality.col.{key}", lang),
+                    t(f"quality.col.{key}", lang),
                     className="tb-number" if key in NUMBER_COLUMNS else None,
                 )
                 for key in columns
