@@ -465,7 +465,6 @@ def _clicked_run(click: object, check: str) -> str | None:
 
 def sample_body(sample: reads.Sample, lang: str) -> list[Any]:
     """The result's heading, its observed value and its failing rows, key columns marked."""
-    status = "pass" if sample.success else "fail"
     parts: list[Any] = [
         html.P(
             [
@@ -474,7 +473,7 @@ def sample_body(sample: reads.Sample, lang: str) -> list[Any]:
                     lang,
                     run=sample.run_id[:8],
                     moment=shanghai(sample.evaluated_at, lang),
-                    status=status_label(status, lang),
+                    status=status_label(sample.status, lang),
                     unexpected=count(sample.unexpected_count),
                     elements=count(sample.element_count),
                 ),

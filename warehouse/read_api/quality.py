@@ -161,6 +161,7 @@ class Sample:
     run_id: str
     evaluated_at: datetime  # naive UTC
     success: bool
+    status: str  # pass, warn or fail: the result under the severity it was evaluated with
     unexpected_count: int
     element_count: int
     observed_value: object  # parsed JSON, None when the check observed nothing
@@ -175,9 +176,10 @@ def failing_sample(
     require_data_staff(scope)
     _check_exists(cursor, check_name)
     run_filter = "and run_id = ?" if run_id is not None else ""
+    status_of = _STATUS.format(r="results", c="checks")
     rows = cursor.execute(
         f"""
-        select results.run_id, results.evaluated_at, results.success,
+        select results.run_id, results.evaluated_at, results.success, {status_of} as status,
             results.unexpected_count, results.element_count, results.observed_value,
             results.sample, checks.key_columns
         from {QUALITY_RESULTS} as results
@@ -191,13 +193,14 @@ def failing_sample(
     if not rows:
         what = f"run {run_id!r}" if run_id is not None else "any run"
         raise LookupError(f"check {check_name!r} has no result from {what}")
-    found_run, evaluated_at, success, unexpected, elements, observed, sample, keys = rows[0]
+    found_run, evaluated_at, success, status, unexpected, elements, observed, sample, keys = rows[0]
     key_columns = tuple(str(key) for key in keys or ())
     return Sample(
         check_name=check_name,
         run_id=str(found_run),
         evaluated_at=evaluated_at,
         success=bool(success),
+        status=str(status),
         unexpected_count=int(unexpected),
         element_count=int(elements),
         observed_value=None if observed is None else json.loads(observed),

@@ -192,7 +192,8 @@ def test_a_warning_shows_its_failing_rows_with_their_keys(
     ]
     shown = [[text_of(cell) for cell in row.children] for row in body.children]
     assert shown == [list(row.values()) for row in OVERLAPS]
-    assert "运行 run-3" in text_of(parts) and "警告" in text_of(parts)
+    shown = text_of(parts)
+    assert "运行 run-3" in shown and "的结果：! 警告" in shown and "✗" not in shown
 
     # A click on the first run's point shows that run's result: it passed, no rows.
     first = {"points": [{"customdata": ["run-1", 2400, MEMBERSHIP_OVERLAP]}]}

@@ -121,13 +121,16 @@ def test_the_failing_rows_come_back_with_their_keys_first(
 ) -> None:
     sample = quality.failing_sample(report, DATA_STAFF, MEMBERSHIP_OVERLAP)
     assert (sample.run_id, sample.evaluated_at, sample.success) == ("run-3", AT, False)
+    assert sample.status == "warn"  # published and shown, not blocking
     assert sample.keys == ("student_id", "class_id", "valid_from")
     assert sample.rows.columns[:3] == list(sample.keys)
     assert sample.rows.to_dicts() == [dict(row) for row in OVERLAPS]
     assert sample.observed_value == {"unexpected": 2}
     # An earlier result of the same check, asked for by its run: it passed, no rows.
     clean = quality.failing_sample(report, DATA_STAFF, MEMBERSHIP_OVERLAP, run_id="run-1")
-    assert clean.success and clean.rows.is_empty()
+    assert clean.success and clean.status == "pass" and clean.rows.is_empty()
+    blocking = quality.failing_sample(report, DATA_STAFF, DECISION_AFTER_TASK)
+    assert blocking.status == "fail" and blocking.rows.height == len(EARLY_DECISIONS)
     assert clean.rows.columns == list(sample.keys)
     with pytest.raises(LookupError):
         quality.failing_sample(report, DATA_STAFF, MEMBERSHIP_OVERLAP, run_id="run-404")
