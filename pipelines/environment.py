@@ -22,6 +22,7 @@ class Environment:
     business_db_url: str
     catalog_dir: Path | None
     warehouse_dir: Path
+    gx_dir: Path  # Great Expectations' project, where Data Docs are built
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Environment:
@@ -29,6 +30,7 @@ class Environment:
         home = Path(env.get("TONGBAN_HOME") or "var").resolve()
         catalog = env.get("TONGBAN_CATALOG_DIR")
         warehouse = env.get("TONGBAN_WAREHOUSE_DIR")
+        gx_dir = env.get("TONGBAN_GX_DIR")
         return cls(
             home=home,
             db_url=env.get("TONGBAN_DB_URL") or f"sqlite:///{home / 'events.db'}",
@@ -37,6 +39,7 @@ class Environment:
             ),
             catalog_dir=Path(catalog).resolve() if catalog else None,
             warehouse_dir=Path(warehouse).resolve() if warehouse else home / "warehouse",
+            gx_dir=Path(gx_dir).resolve() if gx_dir else home / "gx",
         )
 
 
@@ -47,6 +50,6 @@ def resources(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "event_store": EventStore(url=found.db_url),
         "business_systems": BusinessSystems(url=found.business_db_url),
         "catalog": Catalog(directory=str(found.catalog_dir) if found.catalog_dir else None),
-        "warehouse": WarehouseResource(root=str(found.warehouse_dir)),
+        "warehouse": WarehouseResource(root=str(found.warehouse_dir), gx_dir=str(found.gx_dir)),
         "live": LiveUpdate(),
     }

@@ -86,10 +86,12 @@ class LiveUpdate(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The warehouse root: the private work database and the published snapshots."""
+    """The warehouse root: the private work database and the published snapshots; and where
+    Great Expectations' Data Docs are built after a run (`gx_dir`; None: not built)."""
 
     root: str
     lock_timeout_seconds: float = 600.0
+    gx_dir: str | None = None
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Every warehouse run uses this resource: its run records the process executing it, so

@@ -84,6 +84,42 @@ def _follow(instance: Any, run_id: str, done: threading.Event) -> None:
         time.sleep(0.2)
 
 
+def _print_checks(result: Any) -> None:
+    """One line for the checks, and one per check that failed (warnings included)."""
+    latest: dict[str, Any] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            latest[evaluation.check_name] = evaluation
+    if not latest:
+        return
+    failed = [e for e in latest.values() if not e.passed]
+    blocking = [e for e in failed if e.severity.value == "ERROR"]
+    console.print(
+        f"data quality: {len(latest)} checks, {len(blocking)} blocking failed,"
+        f" {len(failed) - len(blocking)} warnings",
+        highlight=False,
+    )
+    for evaluation in failed:
+        metadata = evaluation.metadata
+        count = metadata.get("unexpected_count")
+        sample = metadata.get("sample")
+        keys = sample.value[:3] if sample is not None and isinstance(sample.value, list) else []
+        console.print(
+            f"  {'BLOCKING' if evaluation.severity.value == 'ERROR' else 'warning'}"
+            f" {evaluation.check_name} on {evaluation.asset_key.to_user_string()}:"
+            f" {count.value if count is not None else '?'} rows"
+            + (f", e.g. {keys}" if keys else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if blocking:
+        console.print(
+            "nothing was published: the last good snapshot stays (`tongban quality` for details)",
+            highlight=False,
+        )
+
+
 @click.command()
 @click.option("--full", is_flag=True, help="Rebuild every model from scratch (raw events stay).")
 @click.option(
@@ -126,6 +162,7 @@ def build(full: bool, as_of: datetime | None) -> None:
         follower.join()
         instance.dispose()
     elapsed = time.perf_counter() - started
+    _print_checks(result)
     if not result.success:
         failures = result.get_step_failure_events()
         if failures:

@@ -20,6 +20,7 @@ from pipelines.quality.asset_checks import (
     check_evaluations,
     check_results,
     evaluate_and_report,
+    log_evaluation,
     record_events_load,
     report,
     run_info,
@@ -173,6 +174,8 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
         """Check the marts; publish a snapshot unless a blocking check failed (the last good
         snapshot then stays published). The report is published either way."""
         evaluation = evaluate(conn, checks, run_info(context, conn), full=full) if checks else None
+        if evaluation is not None:
+            log_evaluation(context, evaluation)
         blocked = evaluation is not None and evaluation.blocked
         published: dict[str, object] | None = None
         if PUBLISHED_WAREHOUSE in selected and not blocked:
@@ -232,7 +235,9 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
                         },
                     )
                 )
-                gate = evaluate_and_report(context, conn, paths, event_checks)
+                gate = evaluate_and_report(
+                    context, conn, paths, event_checks, publish_unless_blocked=False
+                )
                 for event in check_evaluations(gate):
                     context.log_event(event)
                 if gate.blocked:

@@ -1,17 +1,21 @@
 """The data-quality checks as Dagster asset checks: their specs, and their evaluation inside the
 step that produced the data (so a blocking failure stops the rest of the run), with the report
-published after each evaluation.
+published after each evaluation; Great Expectations' Data Docs at the end of a run that is not
+the live update.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 import duckdb
 
+from pipelines.jobs import LIVE_UPDATE
 from pipelines.quality.checks import CHECKS, CHECKS_BY_NAME, Check
+from pipelines.quality.docs import build_docs
 from pipelines.quality.gate import Evaluation, evaluate
 from warehouse.paths import WarehousePaths
 from warehouse.quality import (
@@ -68,17 +72,32 @@ def evaluate_and_report(
     checks: Sequence[Check],
     *,
     full: bool = False,
+    publish_unless_blocked: bool = True,
 ) -> Evaluation:
-    """Evaluate `checks`, record the run and publish the report (blocked or not)."""
+    """Evaluate `checks`, record the run and publish the report (when blocked, always: the
+    pages must show it; otherwise unless the caller publishes it a moment later itself)."""
     run = run_info(context, conn)
     evaluation = evaluate(conn, checks, run, full=full)
-    outcome: Literal["blocked", "checked"] = "blocked" if evaluation.blocked else "checked"
-    report(conn, paths, run, evaluation, outcome)
+    log_evaluation(context, evaluation)
+    if evaluation.blocked or publish_unless_blocked:
+        outcome: Literal["blocked", "checked"] = "blocked" if evaluation.blocked else "checked"
+        report(conn, paths, run, evaluation, outcome)
     for failure in evaluation.blocking_failures:
         context.log.error(_describe(failure))
     for warning in evaluation.warnings:
         context.log.warning(_describe(warning))
     return evaluation
+
+
+def log_evaluation(context: dg.AssetExecutionContext, evaluation: Evaluation) -> None:
+    frames = ", ".join(
+        f"{name} {rows:,} rows {read:.2f}+{checked:.2f} s"
+        for name, (rows, read, checked) in evaluation.frames.items()
+    )
+    context.log.info(
+        f"{len(evaluation.results)} checks evaluated, {len(evaluation.holding)} holding,"
+        f" in {evaluation.seconds:.2f} s" + (f" ({frames})" if frames else "")
+    )
 
 
 def report(
@@ -119,6 +138,20 @@ def record_events_load(conn: duckdb.DuckDBPyConnection, loaded: int) -> None:
         rows=loaded,
         detail=None if cursor is None else str(cursor),
     )
+
+
+def maybe_build_docs(
+    context: dg.AssetExecutionContext, directory: str | Path | None
+) -> Path | None:
+    """Build Data Docs into `directory` (the warehouse resource's `gx_dir`; None: no docs) from
+    this run's validations, unless the run is the live update (its passes come every few
+    seconds, a build costs about one). Never raises: nothing depends on the docs."""
+    if directory is None:
+        return None
+    if context.job_name == LIVE_UPDATE:
+        context.log.debug("Data Docs are not built by the live update")
+        return None
+    return build_docs(Path(directory), log=context.log)
 
 
 def check_results(evaluation: Evaluation, checks: Sequence[Check]) -> list[dg.AssetCheckResult]:

@@ -37,6 +37,8 @@ class Evaluation:
     holding: tuple[str, ...]  # not due: passed on this very data before
     checks: tuple[Check, ...] = field(repr=False)
     seconds: float = 0.0
+    # Per frame read: (rows, seconds to read it, seconds to validate it).
+    frames: dict[str, tuple[int, float, float]] = field(default_factory=dict)
 
     @property
     def blocking_failures(self) -> tuple[CheckResult, ...]:
@@ -74,6 +76,7 @@ def evaluate(
     results: list[CheckResult] = []
     holding: list[str] = []
     passed: dict[str, CheckState] = {}
+    frames: dict[str, tuple[int, float, float]] = {}
     for frame_name, group in _by_frame(checks).items():
         frame = FRAMES[frame_name]
         version = max((versions.get(table, 0) for table in frame.inputs), default=0)
@@ -91,9 +94,12 @@ def evaluate(
                 holding.extend(check.name for check in group)
                 continue
         conn.execute("set variable quality_after = ?::bigint", [after])
+        began = time.perf_counter()
         rows = conn.execute(frame.sql).df()
+        read = time.perf_counter() - began
         scope = "incremental" if frame.kind == "events" and after > 0 else "full"
         outcome = validate_frame(frame_name, group, rows, scope=scope)
+        frames[frame_name] = (len(rows), read, time.perf_counter() - began - read)
         results.extend(outcome)
         for result in outcome:
             if result.success:
@@ -106,6 +112,7 @@ def evaluate(
         holding=tuple(holding),
         checks=tuple(checks),
         seconds=time.perf_counter() - started,
+        frames=frames,
     )
 
 

@@ -1,7 +1,8 @@
 """Great Expectations on pandas frames: one suite per frame, results turned into `CheckResult`s.
 
 GX is imported on first use (it takes seconds), and one ephemeral context per process holds
-the suites; nothing is written to disk here (Data Docs: `pipelines.quality.docs`).
+the suites; nothing is written to disk here (Data Docs: `pipelines.quality.docs`, built from
+the latest validation result of each frame, which `latest_validations` hands over).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 _SOURCE: Final = "tongban"
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
+# The latest `ExpectationSuiteValidationResult` of each frame (one per frame: bounded).
+_latest: dict[str, Any] = {}
 
 
 def validate_frame(
@@ -46,6 +49,7 @@ def validate_frame(
                 "unexpected_index_column_names": keys,
             },
         )
+        _latest[frame_name] = validation
     seconds = (time.perf_counter() - started) / max(len(checks), 1)
     by_name = {str(r.expectation_config.meta["check"]): r for r in validation.results}
     missing = sorted(c.name for c in checks if c.name not in by_name)
@@ -54,6 +58,12 @@ def validate_frame(
     return [
         _result(check.name, by_name[check.name], len(frame), scope, seconds) for check in checks
     ]
+
+
+def latest_validations() -> dict[str, Any]:
+    """The latest GX validation result of each frame this process validated, by frame name."""
+    with _lock:
+        return dict(_latest)
 
 
 def _result(name: str, outcome: Any, rows: int, scope: str, seconds: float) -> CheckResult:

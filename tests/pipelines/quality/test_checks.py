@@ -64,3 +64,10 @@ def test_every_sample_key_is_in_its_frame(frame_columns: dict[str, list[str]]) -
         for name, frame in FRAMES.items()
     }
     assert not {name: keys for name, keys in absent.items() if keys}
+
+
+def test_the_readme_lists_every_check_with_its_severity() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    for check in CHECKS:
+        severity = "blocking" if check.severity == "error" else "warning"
+        assert f"| `{check.name}` | `{check.asset}` | {severity} |" in readme, check.name
