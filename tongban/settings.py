@@ -20,10 +20,12 @@ class Settings:
     db_url: str  # the event store (workflow core)
     business_db_url: str  # the university's business systems (SIS, HR)
     catalog_dir: Path | None  # None: the catalog shipped with the workflow core
-    # The DuckDB warehouse (private build and published snapshots) and the Dagster instance;
-    # left out, they default to `home / "warehouse"` and `home / "dagster"`.
+    # The DuckDB warehouse (private build and published snapshots), the Dagster instance and
+    # the Great Expectations project (Data Docs, a by-product of the data-quality checks); left
+    # out, they default to `home / "warehouse"`, `home / "dagster"` and `home / "gx"`.
     warehouse_dir: Path = _UNSET
     dagster_home: Path = _UNSET
+    gx_dir: Path = _UNSET
     # The dashboards (`tongban serve`): `header` trusts X-Remote-User from the SSO proxy; `dev`
     # offers the personas to pick from and is refused unless `demo` is on.
     auth: str = "header"
@@ -43,6 +45,8 @@ class Settings:
             object.__setattr__(self, "warehouse_dir", self.home / "warehouse")
         if self.dagster_home == _UNSET:
             object.__setattr__(self, "dagster_home", self.home / "dagster")
+        if self.gx_dir == _UNSET:
+            object.__setattr__(self, "gx_dir", self.home / "gx")
 
     @property
     def personas_path(self) -> Path:
@@ -61,6 +65,7 @@ class Settings:
         catalog = env.get("TONGBAN_CATALOG_DIR")
         warehouse = env.get("TONGBAN_WAREHOUSE_DIR")
         dagster_home = env.get("DAGSTER_HOME")
+        gx_dir = env.get("TONGBAN_GX_DIR")
         port = env.get("TONGBAN_DASHBOARD_PORT")
         return cls(
             home=home,
@@ -69,6 +74,7 @@ class Settings:
             catalog_dir=Path(catalog).resolve() if catalog else None,
             warehouse_dir=Path(warehouse).resolve() if warehouse else home / "warehouse",
             dagster_home=Path(dagster_home).resolve() if dagster_home else home / "dagster",
+            gx_dir=Path(gx_dir).resolve() if gx_dir else home / "gx",
             auth=(env.get("TONGBAN_AUTH") or "header").strip().lower(),
             demo=_flag(env.get("TONGBAN_DEMO")),
             secret_key=env.get("TONGBAN_SECRET_KEY") or None,
