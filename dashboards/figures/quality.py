@@ -66,7 +66,8 @@ register_messages(
         "quality.source.raw_events": {"zh": "事件库", "en": "Event store"},
         "quality.source.business": {"zh": "业务系统", "en": "Business systems"},
         "quality.source.raw_business": {"zh": "业务系统", "en": "Business systems"},
-        "quality.source.snapshot": {
+        "quality.source.snapshot": {"zh": "发布快照", "en": "Published snapshot"},
+        "quality.snapshot_row": {
             "zh": "已发布快照 #{number}",
             "en": "Published snapshot #{number}",
         },
@@ -302,7 +303,11 @@ def freshness_rows(
     snapshot_published_at: datetime | None,
 ) -> list[dict[str, str]]:
     """Per source (`read_api.quality.freshness`), then the published snapshot: the newest record
-    and when it was taken in, each with its age at `now` (naive UTC)."""
+    and when it was taken in, each with its age at `now` (naive UTC). The snapshot the pages
+    read (`snapshot_number`, from the warehouse itself) replaces the report's own "snapshot"
+    row, which says only when the pipelines last published one."""
+    if snapshot_number is not None:
+        frame = frame.filter(pl.col("source") != "snapshot")
     rows = [
         {
             "source": source_label(str(row["source"]), lang),
@@ -318,7 +323,7 @@ def freshness_rows(
     if snapshot_number is not None:
         rows.append(
             {
-                "source": t("quality.source.snapshot", lang, number=snapshot_number),
+                "source": t("quality.snapshot_row", lang, number=snapshot_number),
                 "newest": _when(snapshot_as_of, lang),
                 "newest_age": _age(snapshot_as_of, now, lang),
                 "loaded": _when(snapshot_published_at, lang),

@@ -149,6 +149,8 @@ class QualityWork:
         )
         record_load(self.conn, "events", at, newest_at=at - timedelta(minutes=3), rows=self.cursor)
         record_load(self.conn, "business", at - timedelta(hours=5), rows=2_400)
+        if snapshot_number is not None:  # as the pipelines do: when the last snapshot was made
+            record_load(self.conn, "snapshot", at, detail=str(snapshot_number))
 
     def publish(self, paths: WarehousePaths, now: datetime) -> Snapshot:
         return publish_report(self.conn, paths, now, self.cursor)

@@ -155,11 +155,11 @@ def test_runs_say_published_which_snapshot_or_blocked() -> None:
 def test_freshness_ages_read_in_days_hours_and_minutes() -> None:
     frame = pl.DataFrame(
         {
-            "source": ["business", "events", "hr_feed"],
-            "loaded_at": [AT - timedelta(days=2, hours=3), AT - timedelta(minutes=4), AT],
-            "newest_at": [None, AT - timedelta(minutes=7), AT],
-            "row_count": [2400, 120_000, None],
-            "detail": [None, "incremental", None],
+            "source": ["business", "events", "hr_feed", "snapshot"],
+            "loaded_at": [AT - timedelta(days=2, hours=3), AT - timedelta(minutes=4), AT, AT],
+            "newest_at": [None, AT - timedelta(minutes=7), AT, None],
+            "row_count": [2400, 120_000, None, None],
+            "detail": [None, "incremental", None, "11"],
         }
     )
     rows = freshness_rows(
@@ -170,6 +170,7 @@ def test_freshness_ages_read_in_days_hours_and_minutes() -> None:
         snapshot_as_of=AT - timedelta(hours=1, minutes=30),
         snapshot_published_at=AT - timedelta(hours=1, minutes=29),
     )
+    # The pages' own snapshot replaces the report's "snapshot" row (when the last one was made).
     business, events, feed, snapshot = rows
     assert business["source"] == "业务系统 · business" and business["loaded_age"] == "2天3小时"
     assert business["newest"] == business["newest_age"] == SUPPRESSED
@@ -187,7 +188,8 @@ def test_freshness_ages_read_in_days_hours_and_minutes() -> None:
         snapshot_as_of=None,
         snapshot_published_at=None,
     )
-    assert len(english) == 3 and english[0]["loaded_age"] == "2 d 3 h"
+    assert len(english) == 4 and english[0]["loaded_age"] == "2 d 3 h"
+    assert english[3]["source"] == "Published snapshot · snapshot" and english[3]["detail"] == "11"
 
 
 def test_status_labels_and_dagster_links() -> None:

@@ -170,6 +170,7 @@ def test_freshness_ages_every_source_and_the_snapshot(
     assert events[4] == "1小时"  # loaded by the blocked run
     assert business[4] == "6小时" and business[2] == "—"
     own = rows[f"已发布快照 #{snapshot.number}"]
+    assert "发布快照 · snapshot" not in rows  # the pages' own snapshot, not the report's note
     assert own[1] == shanghai(snapshot.as_of, "zh")
     assert own[2] == duration((now - snapshot.as_of).total_seconds(), "zh")
     assert own[4] == duration((now - snapshot.published_at).total_seconds(), "zh")

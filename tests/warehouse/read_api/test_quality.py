@@ -198,7 +198,8 @@ def test_freshness_ages_every_source_at_the_given_moment(
 ) -> None:
     now = AT + timedelta(hours=1)
     fresh = {row["source"]: row for row in quality.freshness(report, DATA_STAFF, now).to_dicts()}
-    assert set(fresh) == {"events", "business"}
+    assert set(fresh) == {"events", "business", "snapshot"}
+    assert fresh["snapshot"]["detail"] == "2" and fresh["snapshot"]["loaded_age_s"] == 2 * 3600
     assert fresh["events"]["loaded_age_s"] == 3600
     assert fresh["events"]["newest_age_s"] == 3600 + 180  # the newest event is 3 min older
     assert fresh["business"]["loaded_age_s"] == 6 * 3600
