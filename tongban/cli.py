@@ -243,6 +243,7 @@ def _redact(url: str) -> str:
 
 
 from tongban.build_cli import build  # noqa: E402
+from tongban.quality_cli import quality  # noqa: E402
 from tongban.report_cli import report  # noqa: E402
 from tongban.serve_cli import serve  # noqa: E402
 from tongban.simulate_cli import simulate  # noqa: E402
@@ -250,6 +251,7 @@ from tongban.simulate_cli import simulate  # noqa: E402
 main.add_command(simulate)
 main.add_command(build)
 main.add_command(report)
+main.add_command(quality)
 main.add_command(serve)
 
 if __name__ == "__main__":  # pragma: no cover
