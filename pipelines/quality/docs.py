@@ -8,7 +8,7 @@ frame (the previous one is replaced), so it stays small however many runs write 
 pages load their CSS and JavaScript from CDNs: offline they are unstyled, which is one reason the
 dashboards' own data-quality page never links to them.
 
-A build costs about a second for the twenty-odd frames, too much for the live update's passes
+A build costs 0.5-1 s for the twenty-odd frames, too much for the live update's passes
 every few seconds: `pipelines.quality.asset_checks.maybe_build_docs` skips that job. A failed
 build logs a warning and returns None; it never fails the run.
 """
@@ -71,7 +71,7 @@ def _build(directory: Path, validations: Mapping[str, Any]) -> Path:
     sites = context.variables.data_docs_sites or {}
     if SITE not in sites:
         raise RuntimeError(f"the GX project in {directory} has no {SITE!r} Data Docs site")
-    sites[SITE]["show_how_to_buttons"] = False  # GX's tutorial links and newsletter footer
+    sites[SITE]["show_how_to_buttons"] = False  # no "how to" tutorial links on the pages
     context.variables.data_docs_sites = sites
 
     store: Any = context.validation_results_store
