@@ -427,7 +427,7 @@ def runs_body(cursor: duckdb.DuckDBPyConnection, scope: Scope, lang: str) -> lis
 
 def overview(
     _snapshot: object, _report: object, chosen: object, requested: object = None
-) -> tuple[list[Any], list[Any], list[dict[str, str]], str | None]:
+) -> tuple[list[Any], list[Any], list[dict[str, str]], Any]:
     """The summary (banner, status, freshness), the runs, and the checks to pick from: the one
     chosen in the picker while it exists, else the one the address asked for (`?check=`), else
     the first failing."""
@@ -447,7 +447,8 @@ def overview(
     names = set(status["check_name"])
     wanted = [value for value in (chosen, requested) if isinstance(value, str) and value in names]
     value = wanted[0] if wanted else default_check(status)
-    return summary, runs, check_options(status, lang), value
+    # The picker keeps its check: setting it again would draw the trend a second time.
+    return summary, runs, check_options(status, lang), dash.no_update if value == chosen else value
 
 
 def _clicked_run(click: object, check: str) -> str | None:
