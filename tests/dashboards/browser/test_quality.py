@@ -93,6 +93,19 @@ def test_data_staff_see_the_pause_and_the_warning_with_its_failing_keys(
     ] == [(o["student_id"], o["class_id"], o["valid_from"]) for o in OVERLAPS]
     expect(page.locator("#quality-trend .js-plotly-plot")).to_have_count(1)
     screenshot(page, "data_staff", "quality-sample")
+
+    # A click on the trend's first point (the clean run) shows that run's result: no rows.
+    first = page.locator("#quality-trend .scatterlayer .points path").first
+    first.scroll_into_view_if_needed()
+    box = first.bounding_box()  # in the viewport: scrolled to it first
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # plotly answers a click with the point under the hover: hover first, as a hand would.
+    page.mouse.move(x, y)
+    expect(page.locator("#quality-trend .hoverlayer .hovertext")).to_have_count(1)
+    page.mouse.click(x, y)
+    expect(page.locator("#quality-sample")).to_contain_text("运行 run-1")
+    expect(page.locator(SAMPLE)).to_contain_text("该次结果没有失败样本")
     console.assert_clean("data staff's quality page")
 
 
