@@ -58,7 +58,7 @@ browser:
 # warehouse as live events arrive) runs in a session of its own: it ignores signals when
 # started with `&`, so the trap stops its whole group, by force if it lingers.
 # The dashboards (`tongban serve`, gunicorn) offer the personas to sign in as (dev
-# authentication, demo mode only) and call this API for 催办.
+# authentication, demo mode only), call this API for 催办 and link check results to Dagster's UI.
 # The API's, Dagster's and the dashboards' logs go to files, so that the terminal shows the
 # live traffic.
 demo: install
@@ -74,6 +74,7 @@ demo: install
 	setsid $(DAGSTER) dev -w workspace.yaml -h $(DAGSTER_HOST) -p $(DAGSTER_PORT) \
 		>>"$$dlog" 2>&1 & dagster=$$!; \
 	TONGBAN_AUTH=dev TONGBAN_DEMO=1 TONGBAN_API_URL=http://$(API_HOST):$(API_PORT) \
+		TONGBAN_DAGSTER_URL=http://$(DAGSTER_HOST):$(DAGSTER_PORT) \
 		$(TONGBAN) serve --host $(DASHBOARD_HOST) --port $(DASHBOARD_PORT) \
 		>>"$$wlog" 2>&1 & web=$$!; \
 	stop() { \
