@@ -16,10 +16,12 @@ import dash
 import flask
 import pytest
 
+from dashboards.app import DashboardConfigError, create_app
 from dashboards.formatting import count, duration, shanghai
 from dashboards.session import SESSION_LANGUAGE, current_scope, quality_report, warehouse
 from dashboards.shell import POLL, QUALITY_STORE, SNAPSHOT_STORE, STATUS
 from tests.dashboards.components import CALLBACK, department_head, dumped, find, signed_in, text_of
+from tests.dashboards.conftest import config_for
 from tests.warehouse.conftest import AS_OF, BuiltUniversity
 from tests.warehouse.quality_report import (
     DECISION_AFTER_TASK,
@@ -400,3 +402,12 @@ def test_the_page_speaks_english_when_asked(
     assert "student_id (key)" in text and "Recent runs" in text
     assert "各项检查" not in text
     assert find(layout, page(app).REQUESTED).data == MEMBERSHIP_OVERLAP
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "dagster:3000", ""])
+def test_a_dagster_address_that_is_not_http_is_refused_before_serving(
+    small_university: BuiltUniversity, url: str
+) -> None:
+    # It becomes the href of every run link: nothing but http(s) may get there.
+    with pytest.raises(DashboardConfigError, match="Dagster"):
+        create_app(config_for(small_university, dagster_url=url))
