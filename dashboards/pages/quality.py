@@ -99,6 +99,8 @@ FRESHNESS_COLUMNS: Final = (
     "detail",
 )
 RUN_COLUMNS: Final = ("evaluated", "outcome", "blocking", "warnings", "job", "cursor", "run")
+# A table-level check observes whole column lists: the start says enough, Dagster has the rest.
+OBSERVED_CHARS: Final = 400
 NUMBER_COLUMNS: Final = frozenset(
     {"unexpected", "elements", "share", "rows", "blocking", "warnings", "cursor"}
 )
@@ -464,6 +466,10 @@ def _clicked_run(click: object, check: str) -> str | None:
     return data[0] if isinstance(data[0], str) else None
 
 
+def _clipped(text: str, limit: int = OBSERVED_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def sample_body(sample: reads.Sample, lang: str) -> list[Any]:
     """The result's heading, its observed value and its failing rows, key columns marked."""
     parts: list[Any] = [
@@ -490,7 +496,7 @@ def sample_body(sample: reads.Sample, lang: str) -> list[Any]:
                 t(
                     "quality.sample.observed",
                     lang,
-                    value=json.dumps(sample.observed_value, ensure_ascii=False),
+                    value=_clipped(json.dumps(sample.observed_value, ensure_ascii=False)),
                 ),
                 className="tb-note",
             )

@@ -198,6 +198,8 @@ def test_a_warning_shows_its_failing_rows_with_their_keys(
     shown = text_of(parts)
     assert "运行 run-3" in shown and "的结果：! 警告" in shown and "✗" not in shown
 
+    assert '观测值：{"unexpected": 2}' in text_of(parts)
+
     # A click on the first run's point shows that run's result: it passed, no rows.
     first = {"points": [{"customdata": ["run-1", 2400, MEMBERSHIP_OVERLAP]}]}
     _, clean = detail(app, staff, MEMBERSHIP_OVERLAP, first)
@@ -411,3 +413,9 @@ def test_a_dagster_address_that_is_not_http_is_refused_before_serving(
     # It becomes the href of every run link: nothing but http(s) may get there.
     with pytest.raises(DashboardConfigError, match="Dagster"):
         create_app(config_for(small_university, dagster_url=url))
+
+
+def test_a_long_observed_value_is_clipped(app: dash.Dash) -> None:
+    clipped = page(app)._clipped('["' + "column, " * 100 + '"]')
+    assert len(clipped) == page(app).OBSERVED_CHARS and clipped.endswith("…")
+    assert page(app)._clipped('{"unexpected": 2}') == '{"unexpected": 2}'
