@@ -133,8 +133,8 @@ def publish(
             _fsync(building)
             # The file's mtime records its publication on the injected clock: the grace period
             # is then decided from a stat, without opening older snapshots.
-            stamp = published_at.replace(tzinfo=UTC).timestamp()
-            os.utime(building, (stamp, stamp))
+            mtime = published_at.replace(tzinfo=UTC).timestamp()
+            os.utime(building, (mtime, mtime))
             os.replace(building, final)
             _fsync(published)
             switched = _switch_current(paths, final.name)

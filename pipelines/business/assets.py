@@ -18,6 +18,7 @@ from pipelines.jobs import refreshes_sources, run_as_of
 from pipelines.quality.asset_checks import (
     check_results,
     evaluate_and_report,
+    maybe_build_docs,
     selected_checks,
     specs_for,
 )
@@ -65,6 +66,7 @@ def raw_business(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
     """The business systems' rosters, classes, staff and roles, dates kept (学籍, 人事)."""
     started = time.perf_counter()
+    checks = selected_checks(context, [RAW_BUSINESS])
     with warehouse.connect() as conn:
         loaded = refreshes_sources(context) or not _tables(conn, "raw_business__")
         if loaded:
@@ -76,9 +78,11 @@ def raw_business(
         if loaded:
             record_load(conn, "business", utc_now(), rows=sum(counts.values()))
         yield _result(counts, loaded, started)
-        checks = selected_checks(context, [RAW_BUSINESS])
         if checks:
             evaluation = evaluate_and_report(context, conn, warehouse.paths, checks)
+            if evaluation.blocked:
+                # The models' step will not run: the docs show what stopped the run now.
+                maybe_build_docs(context, warehouse.gx_dir)
             yield from check_results(evaluation, checks)
 
 

@@ -9,6 +9,7 @@ from pipelines.events.load import load_new_events, reload_after
 from pipelines.quality.asset_checks import (
     check_results,
     evaluate_and_report,
+    maybe_build_docs,
     record_events_load,
     selected_checks,
     specs_for,
@@ -24,6 +25,7 @@ def raw_events(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
     """Every workflow event (申请, 审批, 登记), appended after the last one loaded."""
     started = time.perf_counter()
+    checks = selected_checks(context, [RAW_EVENTS])
     with warehouse.connect() as conn, event_store.engine() as engine:
         failing, passed_through = failing_blocking_event_checks(conn, CHECKS)
         if failing:
@@ -48,7 +50,9 @@ def raw_events(
                 "seconds": round(time.perf_counter() - started, 3),
             }
         )
-        checks = selected_checks(context, [RAW_EVENTS])
         if checks:
             evaluation = evaluate_and_report(context, conn, warehouse.paths, checks)
+            if evaluation.blocked:
+                # The models' step will not run: the docs show what stopped the run now.
+                maybe_build_docs(context, warehouse.gx_dir)
             yield from check_results(evaluation, checks)

@@ -21,6 +21,7 @@ from pipelines.quality.asset_checks import (
     check_results,
     evaluate_and_report,
     log_evaluation,
+    maybe_build_docs,
     record_events_load,
     report,
     run_info,
@@ -111,6 +112,21 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         full = is_full(context)
         checks = selected_checks(context, names)
+        try:
+            yield from _step(context, warehouse, event_store, live, selected, full, checks)
+        finally:
+            # After the work lock is released: nothing depends on the docs.
+            maybe_build_docs(context, warehouse.gx_dir)
+
+    def _step(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        event_store: EventStore,
+        live: LiveUpdate,
+        selected: set[str],
+        full: bool,
+        checks: Sequence[Check],
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:  # type: ignore[type-arg]
         with warehouse.connect() as conn:
             # A model left out of this job (a periodic mart) but never built yet is built now:
             # the snapshot must hold every published table, even on a new warehouse.

@@ -17,6 +17,7 @@ from pipelines.jobs import LIVE_UPDATE
 from pipelines.quality.checks import CHECKS, CHECKS_BY_NAME, Check
 from pipelines.quality.docs import build_docs
 from pipelines.quality.gate import Evaluation, evaluate
+from pipelines.quality.validate import preload
 from warehouse.paths import WarehousePaths
 from warehouse.quality import (
     CheckResult,
@@ -49,11 +50,14 @@ def selected_checks(context: dg.AssetExecutionContext, assets: Iterable[str]) ->
     """The checks of `assets` that this run selected."""
     wanted = set(assets)
     keys = context.selected_asset_check_keys
-    return [
+    chosen = [
         check
         for check in CHECKS
         if check.asset in wanted and dg.AssetCheckKey(dg.AssetKey(check.asset), check.name) in keys
     ]
+    if chosen:
+        preload()
+    return chosen
 
 
 def run_info(context: dg.AssetExecutionContext, conn: duckdb.DuckDBPyConnection) -> RunInfo:

@@ -133,10 +133,12 @@ FRAMES: Final[dict[str, Frame]] = {
             (),
             ("event_id", "instance_id", "stream_version", "event_type", "occurred_at"),
         ),
+        # Not re-read when the catalog reloads: a process version's nodes never change, a new
+        # version only adds nodes for the tasks that will use it.
         Frame(
             "tasks",
             "events",
-            ("raw_catalog__nodes",),
+            (),
             ("instance_id", "task_id", "node_key", "created_at", "first_decided_at"),
         ),
         Frame("instances", "events", (), ("instance_id",)),

@@ -2,14 +2,18 @@
 with
 
 students as (select * from raw_business__students),
-memberships as (select * from raw_business__student_class_memberships),
+memberships as (
+    select student_id, count(*) as memberships
+    from raw_business__student_class_memberships
+    group by student_id
+),
 
 final as (
     select
         students.student_id,
-        (select count(*) from memberships where memberships.student_id = students.student_id)
-            as memberships
+        coalesce(memberships.memberships, 0) as memberships
     from students
+    left join memberships using (student_id)
 )
 
 select * from final
