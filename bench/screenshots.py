@@ -8,13 +8,13 @@ Run it beside a running dashboard server (demo mode, dev sign-in):
         --url http://127.0.0.1:8050 --out docs/screenshots
 
 Writes `login.png` (signed out), `registration.png` (a counsellor), `turnaround.png` and
-`process.png` (leadership), 1440 px wide; palette PNGs through `pngquant` when it is on PATH
+`process.png` (leadership), `quality.png` (data staff), 1440 px wide; palette PNGs through `pngquant` when it is on PATH
 (`apt-get install pngquant`). A page is taken whole when it is at most `--max-height` px tall,
 else down to the last section or table row that ends above that, so that the PNGs stay small
 enough for a repository. `--campaign` picks the 去向登记 campaign shown instead of the page's
 default (the current one), e.g. a finished campaign whose curve is complete; `--service` the
 流程视图 service (e.g. one with 会签, whose critical path has bars). The personas default to the
-first counsellor and the first leader of personas.json. Exits non-zero when a page logs an
+first counsellor, leader and data staff member of personas.json. Exits non-zero when a page logs an
 error or a warning on the console.
 """
 
@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--counsellor", help="user id for 去向登记 (default: the first one)")
     parser.add_argument("--leader", help="user id for 办理效能 and 流程视图 (default: the first)")
+    parser.add_argument("--data-staff", help="user id for 数据质量 (default: the first)")
     parser.add_argument("--campaign", help="campaign id for 去向登记 (default: the page's own)")
     parser.add_argument("--service", help="process key for 流程视图 (default: the page's own)")
     parser.add_argument("--max-height", type=int, default=4200)
@@ -196,6 +197,7 @@ def main() -> None:
     personas = json.loads(settings.personas_path.read_text(encoding="utf-8"))["personas"]
     counsellor = args.counsellor or first_of(personas, "counsellor")
     leader = args.leader or first_of(personas, "leadership")
+    data_staff = args.data_staff or first_of(personas, "data_staff")
     shots = (
         Shot("login", "/login", None),
         Shot(
@@ -211,6 +213,7 @@ def main() -> None:
             leader,
             ("process-service", args.service) if args.service else None,
         ),
+        Shot("quality", "/quality", data_staff),
     )
     args.out.mkdir(parents=True, exist_ok=True)
     noisy = False
