@@ -137,6 +137,8 @@ def ensure_quality(conn: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    # What the check was when it passed: a changed query or expectation must look again.
+    conn.execute(f"alter table {STATE} add column if not exists fingerprint varchar")
     conn.execute(
         f"""
         create table if not exists {LOADS} (
@@ -295,14 +297,15 @@ def record_run(
 class CheckState:
     validated_through: int  # events up to this event_id passed the check
     inputs_version: int | None  # the change counter of its inputs when it last passed
+    fingerprint: str | None = None  # the check's definition when it last passed
 
 
 def check_states(conn: duckdb.DuckDBPyConnection) -> dict[str, CheckState]:
     ensure_quality(conn)
     return {
-        str(name): CheckState(int(through), None if version is None else int(version))
-        for name, through, version in conn.execute(
-            f"select check_name, validated_through, inputs_version from {STATE}"
+        str(name): CheckState(int(through), None if version is None else int(version), fingerprint)
+        for name, through, version, fingerprint in conn.execute(
+            f"select check_name, validated_through, inputs_version, fingerprint from {STATE}"
         ).fetchall()
     }
 
@@ -322,8 +325,12 @@ def advance(
         placeholders = ", ".join("?" * len(names))
         conn.execute(f"delete from {STATE} where check_name in ({placeholders})", names)
         conn.executemany(
-            f"insert into {STATE} values (?, ?, ?, ?)",
-            [[n, s.validated_through, s.inputs_version, now] for n, s in states.items()],
+            f"insert into {STATE} (check_name, validated_through, inputs_version, updated_at,"
+            " fingerprint) values (?, ?, ?, ?, ?)",
+            [
+                [n, s.validated_through, s.inputs_version, now, s.fingerprint]
+                for n, s in states.items()
+            ],
         )
 
 

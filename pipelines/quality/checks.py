@@ -15,6 +15,8 @@ legitimately happen in imported logs, or in the hours before the nightly directo
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,6 +101,16 @@ class Check:
     description_zh: str
     description_en: str
     applies_to: Literal["native", "imported", "all"] = "all"
+
+    @property
+    def fingerprint(self) -> str:
+        """What the check asks of which rows: it changes with its query or its expectation."""
+        text = json.dumps(
+            [FRAMES[self.frame].sql, self.expect.kind, self.expect.kwargs],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def info(self) -> CheckInfo:

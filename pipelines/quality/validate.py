@@ -99,7 +99,7 @@ def _result(name: str, outcome: Any, rows: int, scope: str, seconds: float) -> C
 
 
 def _suite(frame_name: str, checks: tuple[Check, ...]) -> tuple[Any, Any]:
-    key = f"{frame_name}:{','.join(c.name for c in checks)}"
+    key = f"{frame_name}:{','.join(f'{c.name}@{c.fingerprint}' for c in checks)}"
     cached = _state.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]

@@ -29,3 +29,4 @@ final as (
 )
 
 select * from final
+order by event_id

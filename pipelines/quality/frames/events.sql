@@ -25,3 +25,4 @@ final as (
 )
 
 select * from final
+order by event_id

@@ -40,3 +40,4 @@ final as (
 )
 
 select * from final
+order by event_id
