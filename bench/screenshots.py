@@ -8,14 +8,14 @@ Run it beside a running dashboard server (demo mode, dev sign-in):
         --url http://127.0.0.1:8050 --out docs/screenshots
 
 Writes `login.png` (signed out), `registration.png` (a counsellor), `turnaround.png` and
-`process.png` (leadership), `quality.png` (data staff), 1440 px wide; palette PNGs through `pngquant` when it is on PATH
-(`apt-get install pngquant`). A page is taken whole when it is at most `--max-height` px tall,
-else down to the last section or table row that ends above that, so that the PNGs stay small
-enough for a repository. `--campaign` picks the 去向登记 campaign shown instead of the page's
-default (the current one), e.g. a finished campaign whose curve is complete; `--service` the
-流程视图 service (e.g. one with 会签, whose critical path has bars). The personas default to the
-first counsellor, leader and data staff member of personas.json. Exits non-zero when a page logs an
-error or a warning on the console.
+`process.png` (leadership), `quality.png` (data staff), 1440 px wide; palette PNGs through
+`pngquant` when it is on PATH (`apt-get install pngquant`). A page is taken whole when it is at
+most `--max-height` px tall, else down to the last section or table row that ends above that, so
+that the PNGs stay small enough for a repository. `--campaign` picks the 去向登记 campaign shown
+instead of the page's default (the current one), e.g. a finished campaign whose curve is complete;
+`--service` the 流程视图 service (e.g. one with 会签, whose critical path has bars). The
+personas default to the first counsellor, leader and data staff member of personas.json. Exits
+non-zero when a page logs an error or a warning on the console.
 """
 
 from __future__ import annotations

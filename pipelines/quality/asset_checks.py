@@ -30,6 +30,8 @@ from warehouse.quality import (
 )
 from warehouse.raw import events_cursor
 
+_pruned: set[str] = set()
+
 
 def specs_for(assets: Iterable[str]) -> list[dg.AssetCheckSpec]:
     """The check specs of `assets`; an `error` check blocks what depends on its asset."""
@@ -123,7 +125,10 @@ def report(
     )
     if snapshot_number is not None:
         record_load(conn, "snapshot", run.evaluated_at, rows=None, detail=str(snapshot_number))
-    prune(conn, run.evaluated_at)
+    if run.run_id not in _pruned:
+        # Once a run: a run following the event store reports every few seconds.
+        prune(conn, run.evaluated_at)
+        _pruned.add(run.run_id)
     publish_report(conn, paths, run.evaluated_at, run.events_cursor)
 
 
