@@ -72,7 +72,7 @@ def test_a_warning_from_the_pipeline_publishes_and_is_shown(
         timeout=300,
     )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    assert f"warning {CHECK}" in built.stdout
+    assert f"warning {CHECK}" in built.stdout + built.stderr
     assert served_warehouse.snapshot().number > before, "a warning still publishes"
 
     open_section(page, cast["data_staff"], "quality")
