@@ -38,6 +38,7 @@ Severity = Literal["error", "warn"]
 SEVERITIES: Final = ("error", "warn")
 
 HISTORY: Final = "_quality_history"
+RECENT: Final = "_quality_recent"
 STATE: Final = "_quality_state"
 LOADS: Final = "_quality_loads"
 RUNS: Final = "_quality_runs"
@@ -57,6 +58,17 @@ KEEP_DAYS: Final = 90
 SAMPLE_ROWS: Final = 20
 
 Outcome = Literal["published", "blocked", "checked"]
+
+_RESULT_COLUMNS: Final = """
+    run_id varchar not null, job_name varchar not null,
+    evaluated_at timestamp not null, events_cursor bigint not null,
+    check_name varchar not null, asset varchar not null, suite varchar not null,
+    severity varchar not null, expectation varchar not null,
+    success boolean not null, element_count bigint not null,
+    unexpected_count bigint not null, unexpected_percent double,
+    observed_value varchar, sample varchar not null, scope varchar not null,
+    evaluations integer not null, seconds double not null
+"""
 
 
 @dataclass(frozen=True)
@@ -115,20 +127,23 @@ def ensure_quality(conn: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-    conn.execute(
-        f"""
-        create table if not exists {HISTORY} (
-            run_id varchar not null, job_name varchar not null,
-            evaluated_at timestamp not null, events_cursor bigint not null,
-            check_name varchar not null, asset varchar not null, suite varchar not null,
-            severity varchar not null, expectation varchar not null,
-            success boolean not null, element_count bigint not null,
-            unexpected_count bigint not null, unexpected_percent double,
-            observed_value varchar, sample varchar not null, scope varchar not null,
-            evaluations integer not null, seconds double not null
+    conn.execute(f"create table if not exists {HISTORY} ({_RESULT_COLUMNS})")
+    # A run's row is replaced on each of its passes: found by run id, not by a scan of months.
+    conn.execute(f"create index if not exists _quality_history_run on {HISTORY} (run_id)")
+    present = conn.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database()"
+        " and schema_name = 'main' and table_name = ?",
+        [RECENT],
+    ).fetchall()[0][0]
+    if not present:
+        # The latest results of each check: what the report's trend and the checks' own
+        # "did it fail last time" read, kept small whatever the history holds.
+        conn.execute(f"create table {RECENT} ({_RESULT_COLUMNS})")
+        conn.execute(
+            f"insert into {RECENT} select * from {HISTORY} qualify row_number() over ("
+            f" partition by check_name order by evaluated_at desc, run_id desc)"
+            f" <= {RESULTS_PER_CHECK}"
         )
-        """
-    )
     conn.execute(
         f"""
         create table if not exists {STATE} (
@@ -218,36 +233,66 @@ def record_results(
                 [run.run_id, *names],
             ).fetchall()
         )
-        conn.execute(
-            f"delete from {HISTORY} where run_id = ? and check_name in ({placeholders})",
-            [run.run_id, *names],
-        )
-        conn.executemany(
-            f"insert into {HISTORY} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows = [
             [
-                [
-                    run.run_id,
-                    run.job_name,
-                    run.evaluated_at,
-                    run.events_cursor,
-                    r.check_name,
-                    checks[r.check_name].asset,
-                    checks[r.check_name].suite,
-                    checks[r.check_name].severity,
-                    checks[r.check_name].expectation,
-                    r.success,
-                    r.element_count,
-                    r.unexpected_count,
-                    r.unexpected_percent,
-                    None if r.observed_value is None else _json(r.observed_value),
-                    _json(list(r.sample)[:SAMPLE_ROWS]),
-                    r.scope,
-                    int(previous.get(r.check_name, 0)) + 1,
-                    round(r.seconds, 4),
-                ]
-                for r in results
-            ],
+                run.run_id,
+                run.job_name,
+                run.evaluated_at,
+                run.events_cursor,
+                r.check_name,
+                checks[r.check_name].asset,
+                checks[r.check_name].suite,
+                checks[r.check_name].severity,
+                checks[r.check_name].expectation,
+                r.success,
+                r.element_count,
+                r.unexpected_count,
+                r.unexpected_percent,
+                None if r.observed_value is None else _json(r.observed_value),
+                _json(list(r.sample)[:SAMPLE_ROWS]),
+                r.scope,
+                int(previous.get(r.check_name, 0)) + 1,
+                round(r.seconds, 4),
+            ]
+            for r in results
+        ]
+        values = ", ".join("?" * 18)
+        for table in (HISTORY, RECENT):
+            conn.execute(
+                f"delete from {table} where run_id = ? and check_name in ({placeholders})",
+                [run.run_id, *names],
+            )
+            conn.executemany(f"insert into {table} values ({values})", rows)
+        conn.execute(
+            f"""
+            delete from {RECENT}
+            where check_name in ({placeholders})
+              and (check_name, run_id) not in (
+                  select (check_name, run_id) from {RECENT}
+                  where check_name in ({placeholders})
+                  qualify row_number() over (
+                      partition by check_name order by evaluated_at desc, run_id desc
+                  ) <= {RESULTS_PER_CHECK}
+              )
+            """,
+            [*names, *names],
         )
+
+
+def latest_failures(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    """The checks whose latest recorded result failed."""
+    ensure_quality(conn)
+    return {
+        str(name)
+        for (name,) in conn.execute(
+            f"""
+            select check_name from {RECENT}
+            qualify row_number() over (
+                partition by check_name order by evaluated_at desc, evaluations desc
+            ) = 1 and not success
+            """
+        ).fetchall()
+    }
 
 
 def record_run(
@@ -397,14 +442,7 @@ def publish_report(
 def _report_views(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         f"""
-        create or replace view {QUALITY_RESULTS} as
-        select * exclude (recent) from (
-            select *, row_number() over (
-                partition by check_name order by evaluated_at desc, run_id desc
-            ) as recent
-            from {HISTORY}
-        )
-        where recent <= {RESULTS_PER_CHECK}
+        create or replace view {QUALITY_RESULTS} as select * from {RECENT}
         """
     )
     conn.execute(

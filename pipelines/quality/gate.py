@@ -24,6 +24,7 @@ from warehouse.quality import (
     advance,
     check_states,
     ensure_quality,
+    latest_failures,
     record_results,
     register_checks,
 )
@@ -127,22 +128,6 @@ def evaluate(
         seconds=time.perf_counter() - started,
         frames=frames,
     )
-
-
-def latest_failures(conn: duckdb.DuckDBPyConnection) -> set[str]:
-    """The checks whose latest recorded result failed."""
-    ensure_quality(conn)
-    return {
-        str(name)
-        for (name,) in conn.execute(
-            """
-            select check_name from _quality_history
-            qualify row_number() over (
-                partition by check_name order by evaluated_at desc, evaluations desc
-            ) = 1 and not success
-            """
-        ).fetchall()
-    }
 
 
 def failing_blocking_event_checks(

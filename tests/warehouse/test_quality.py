@@ -126,6 +126,11 @@ def test_the_published_report_is_readable_and_bounded(
             CHECKS,
             [quality.CheckResult(CHECK.name, n % 2 == 0, 10, n % 2)],
         )
+    # The history keeps every run; the report and the checks' own bookkeeping the latest 200.
+    assert conn.execute("select count(*) from _quality_history").fetchall() == [
+        (quality.RESULTS_PER_CHECK + 5,)
+    ]
+    assert quality.latest_failures(conn) == set()  # the last run, r0204, passed
     quality.record_run(conn, _run("r0001"), "blocked", blocking_failures=1, warnings=0)
     quality.record_load(conn, "business", T0, rows=42)
     paths = WarehousePaths(tmp_path / "wh")
