@@ -30,7 +30,8 @@ from warehouse.quality import (
 )
 from warehouse.raw import events_cursor
 
-_pruned: set[str] = set()
+# The run that pruned last (runs go one at a time): a long-lived daemon keeps one id, not all.
+_pruned: list[str] = []
 
 
 def specs_for(assets: Iterable[str]) -> list[dg.AssetCheckSpec]:
@@ -128,7 +129,7 @@ def report(
     if run.run_id not in _pruned:
         # Once a run: a run following the event store reports every few seconds.
         prune(conn, run.evaluated_at)
-        _pruned.add(run.run_id)
+        _pruned[:] = [run.run_id]
     publish_report(conn, paths, run.evaluated_at, run.events_cursor)
 
 
