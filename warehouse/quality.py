@@ -23,6 +23,7 @@ snapshot, and the pages must still show why. The report holds:
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -115,8 +116,15 @@ class RunInfo:
     events_cursor: int
 
 
+# Connections whose tables exist: a live pass records through a dozen of these functions, and
+# the DDL below costs ~3 ms each time.
+_ensured: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+
+
 def ensure_quality(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the quality tables of the working database (idempotent)."""
+    """Create the quality tables of the working database (idempotent; once per connection)."""
+    if conn in _ensured:
+        return
     conn.execute(
         f"""
         create table if not exists {QUALITY_CHECKS} (
@@ -172,6 +180,7 @@ def ensure_quality(conn: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+    _ensured.add(conn)
 
 
 def register_checks(conn: duckdb.DuckDBPyConnection, checks: Iterable[CheckInfo]) -> None:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.events.load import load_new_events, reload_after
+from pipelines.events.load import load_new_events
 from pipelines.quality.asset_checks import (
     check_results,
     evaluate_and_report,
@@ -17,6 +17,7 @@ from pipelines.quality.asset_checks import (
 from pipelines.quality.checks import CHECKS, RAW_EVENTS
 from pipelines.quality.gate import failing_blocking_event_checks
 from pipelines.resources import EventStore, WarehouseResource
+from warehouse.raw import drop_events_after
 
 
 @dg.asset(group_name="events", kinds={"duckdb"}, check_specs=specs_for([RAW_EVENTS]))
@@ -31,7 +32,7 @@ def raw_events(
         if failing:
             # The events after the last clean check never reached the models: take them again
             # from the store, which may have been corrected since.
-            dropped = reload_after(conn, passed_through)
+            dropped = drop_events_after(conn, passed_through)
             context.log.warning(
                 f"blocking checks {', '.join(failing)} failed last time: the {dropped:,} events"
                 f" after {passed_through:,} are taken from the event store again"

@@ -8,7 +8,7 @@ import duckdb
 from sqlalchemy import Engine
 
 from pipelines.extract import iter_event_batches
-from warehouse.raw import append_events, drop_events_after, events_cursor
+from warehouse.raw import append_events, events_cursor
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,3 @@ def load_new_events(
         if max_batches is not None and batches >= max_batches:
             break
     return EventLoad(loaded=loaded, first=first, cursor=cursor)
-
-
-def reload_after(conn: duckdb.DuckDBPyConnection, cursor: int) -> int:
-    """Drop the warehouse's events after `cursor` (the next load takes them from the store
-    again); the number dropped. Only for events no model has read: those a blocking check
-    stopped."""
-    return drop_events_after(conn, cursor)

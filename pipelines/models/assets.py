@@ -189,7 +189,8 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
     ) -> tuple[Evaluation | None, dict[str, object] | None]:
         """Check the marts; publish a snapshot unless a blocking check failed (the last good
         snapshot then stays published). The report is published either way."""
-        evaluation = evaluate(conn, checks, run_info(context, conn), full=full) if checks else None
+        run = run_info(context, conn)
+        evaluation = evaluate(conn, checks, run, full=full) if checks else None
         if evaluation is not None:
             log_evaluation(context, evaluation)
         blocked = evaluation is not None and evaluation.blocked
@@ -202,7 +203,7 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
             report(
                 conn,
                 paths,
-                run_info(context, conn),
+                run,
                 evaluation,
                 "blocked" if blocked else ("published" if published else "checked"),
                 snapshot_number=number if isinstance(number, int) else None,

@@ -136,8 +136,7 @@ def report(
 def record_events_load(conn: duckdb.DuckDBPyConnection, loaded: int) -> None:
     """Freshness of the events: when loaded, and the newest event's own time."""
     rows = conn.execute(
-        "select max(event_id), max(recorded_at) from raw_events"
-        " where event_id = (select max(event_id) from raw_events)"
+        "select event_id, recorded_at from raw_events order by event_id desc limit 1"
     ).fetchall()
     cursor, newest = rows[0] if rows else (None, None)
     record_load(
