@@ -17,7 +17,6 @@ from pipelines.jobs import LIVE_UPDATE
 from pipelines.quality.checks import CHECKS, CHECKS_BY_NAME, Check
 from pipelines.quality.docs import build_docs
 from pipelines.quality.gate import Evaluation, evaluate
-from pipelines.quality.validate import preload
 from warehouse.paths import WarehousePaths
 from warehouse.quality import (
     CheckResult,
@@ -53,14 +52,11 @@ def selected_checks(context: dg.AssetExecutionContext, assets: Iterable[str]) ->
     """The checks of `assets` that this run selected."""
     wanted = set(assets)
     keys = context.selected_asset_check_keys
-    chosen = [
+    return [
         check
         for check in CHECKS
         if check.asset in wanted and dg.AssetCheckKey(dg.AssetKey(check.asset), check.name) in keys
     ]
-    if chosen:
-        preload()
-    return chosen
 
 
 def run_info(context: dg.AssetExecutionContext, conn: duckdb.DuckDBPyConnection) -> RunInfo:

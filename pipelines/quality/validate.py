@@ -7,7 +7,6 @@ the latest validation result of each frame, which `latest_validations` hands ove
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
 _SOURCE: Final = "tongban"
 _lock = threading.Lock()
-_preloading = threading.Event()
 _state: dict[str, Any] = {}
 # The latest `ExpectationSuiteValidationResult` of each frame (one per frame: bounded).
 _latest: dict[str, Any] = {}
@@ -116,20 +114,6 @@ def _suite(frame_name: str, checks: tuple[Check, ...]) -> tuple[Any, Any]:
     suite = context.suites.add(suite)
     _state[key] = (suite, batch_definition)
     return suite, batch_definition
-
-
-def preload() -> None:
-    """Import GX in the background (seconds of work) while the step loads its data; the first
-    validation waits for it."""
-    if "__gx__" in _state or _preloading.is_set():
-        return
-    _preloading.set()
-    threading.Thread(target=_preload, name="gx-import", daemon=True).start()
-
-
-def _preload() -> None:
-    with _lock, contextlib.suppress(Exception):  # the first validation raises it again
-        _gx()
 
 
 def _gx() -> tuple[Any, Any, Any]:
