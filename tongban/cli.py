@@ -242,6 +242,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+from tongban.bench.cli import bench  # noqa: E402
 from tongban.build_cli import build  # noqa: E402
 from tongban.quality_cli import quality  # noqa: E402
 from tongban.report_cli import report  # noqa: E402
@@ -253,6 +254,7 @@ main.add_command(build)
 main.add_command(report)
 main.add_command(quality)
 main.add_command(serve)
+main.add_command(bench)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,54 +1,33 @@
-"""Callbacks: how long each page's main callbacks take over HTTP for a class monitor, a
-counsellor, a college office and leadership, beside the warehouse queries they make, alone.
+"""Talking to the dashboards as a browser does, and the warehouse queries each callback makes.
 
-Run it beside a running dashboard server over a published warehouse (demo mode, dev sign-in),
-with the same TONGBAN_HOME, so that the in-process queries read the snapshot the server reads:
+A persona signs in through the dev login (a cookie session), opens every page its navigation
+offers, and POSTs each page's callbacks to `/_dash-update-component` with the body
+dash-renderer sends (`output`, `outputs`, `inputs`, `changedPropIds`, `parsedChangedPropsIds`,
+`state`), built from `/_dash-dependencies` and the values of the layout the page callback
+returned: the page itself (Dash's `_pages_content` callback, which runs the page's `layout`)
+and every server-side callback that fires when the page loads; not the clientside ones, nor
+those that wait for a click (export, 催办, drill).
 
-    TONGBAN_AUTH=dev TONGBAN_DEMO=1 .venv/bin/tongban serve --port 8050
-    .venv/bin/python bench/callbacks.py --url http://127.0.0.1:8050
-
-Per role, the first persona of personas.json whose scope holds that role alone (else any) and,
-for the class-level roles, has classes in the current campaign. Each persona signs in through
-the dev login (a cookie session, as a browser), opens every page its navigation offers, and
-POSTs each page's callbacks to `/_dash-update-component` with the body dash-renderer sends
-(`output`, `outputs`, `inputs`, `changedPropIds`, `parsedChangedPropsIds`, `state`), built from
-`/_dash-dependencies` and the values of the layout the page callback returned. Measured: the
-page itself (Dash's `_pages_content` callback, which runs the page's `layout`) and every
-server-side callback that fires when the page loads; not the clientside ones, nor those that
-wait for a click (export, 催办, drill).
-
-"Query alone" is the read-API calls of the same callback, made in this process through
-`warehouse.reader.Warehouse` with the scope `resolve_scope` gives (the server caches scopes per
-snapshot, so resolving one is not part of either figure). The calls mirror the callbacks in
-`dashboards/pages/` (see `QUERIES`); the ratio HTTP/query shows what Dash, figure building,
-JSON and HTTP add. Every figure is over `--repeats` rounds after one warm-up round; requests
-go one at a time (latency, not throughput). Prints a table and writes
-`bench/results/callbacks.json`.
+`QUERIES` mirrors the read-API calls of each callback in `dashboards/pages/`, so that the same
+queries can be timed alone, in this process, with the scope `resolve_scope` gives (the server
+caches scopes per snapshot, so resolving one is part of neither figure).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
-import platform
-import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from importlib import metadata
+from datetime import date
 from typing import Any, Final
 
 import duckdb
 import polars as pl
 import requests
 
-from dashboards.config import shanghai_today
-from tongban.settings import Settings
-from warehouse.paths import WarehousePaths
+from tongban.bench.processes import BenchError
 from warehouse.process_report import UnknownProcessError, process_report
 from warehouse.read_api import processes as process_reads
 from warehouse.read_api import registration as registration_reads
@@ -56,8 +35,6 @@ from warehouse.read_api import turnaround as turnaround_reads
 from warehouse.reader import Warehouse
 from warehouse.scope import Scope, resolve_scope
 
-RESULTS: Final = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-TARGET_P95_MS: Final = 150.0
 ROLES: Final = ("class_monitor", "counsellor", "college_office", "leadership")
 CALLBACK_PATH: Final = "/_dash-update-component"
 PAGES_CONTENT: Final = "_pages_content"
@@ -257,13 +234,16 @@ def _has_current_classes(cursor: duckdb.DuckDBPyConnection, scope: Scope) -> boo
 
 
 def choose_personas(
-    cursor: duckdb.DuckDBPyConnection, document: dict[str, Any], day: date
+    cursor: duckdb.DuckDBPyConnection,
+    document: dict[str, Any],
+    day: date,
+    roles: tuple[str, ...] = ROLES,
 ) -> list[Persona]:
     """Per role, a persona holding that role alone where the file offers one (a second role
     would widen the scope and blur what the row measures), with classes in the current
     campaign; else the first one whose scope is not empty."""
     chosen = []
-    for role in ROLES:
+    for role in roles:
         people = document["personas"].get(role, [])
         candidates = []
         for person in people:
@@ -275,7 +255,9 @@ def choose_personas(
             persona = Persona(role, scope.user_id, str(person["name"]), scope)
             candidates.append((scope.roles == {role}, persona))
         if not candidates:
-            sys.exit(f"no {role} in personas.json has a non-empty scope in the current campaign")
+            raise BenchError(
+                f"no {role} in personas.json has a non-empty scope in the current campaign"
+            )
         alone = [p for only, p in candidates if only]
         chosen.append((alone or [p for _, p in candidates])[0])
     return chosen
@@ -400,7 +382,7 @@ def sign_in(url: str, user_id: str) -> requests.Session:
         f"{url}/auth/login", data={"user_id": user_id}, allow_redirects=False, timeout=30
     )
     if answer.status_code != 302 or "tongban_session" not in session.cookies:
-        sys.exit(f"dev sign-in as {user_id} failed ({answer.status_code}): is TONGBAN_AUTH=dev?")
+        raise BenchError(f"dev sign-in as {user_id} failed ({answer.status_code})")
     return session
 
 
@@ -472,146 +454,3 @@ def timed_query(reader: Warehouse, scope: Scope, item: Planned) -> float:
     with reader.cursor() as cursor:
         query(cursor, scope, item.values)
     return (time.perf_counter() - started) * 1000
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(share * len(ordered)) - 1)]
-
-
-def summary(values: list[float]) -> dict[str, float] | None:
-    if not values or any(v != v for v in values):  # NaN: no query mirror for this callback
-        return None
-    return {
-        "median_ms": round(statistics.median(values), 1),
-        "p95_ms": round(percentile(values, 0.95), 1),
-        "min_ms": round(min(values), 1),
-        "max_ms": round(max(values), 1),
-    }
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for package in ("dash", "flask", "gunicorn", "duckdb", "polars", "plotly", "requests"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[package] = metadata.version(package)
-    return found
-
-
-def memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return None
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8050")
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
-    url = args.url.rstrip("/")
-    settings = Settings.from_env()
-    document = json.loads(settings.personas_path.read_text(encoding="utf-8"))
-    reader = Warehouse(WarehousePaths(settings.warehouse_dir))
-    day = shanghai_today()
-    with reader.cursor() as cursor:
-        personas = choose_personas(cursor, document, day)
-    snapshot = reader.snapshot()
-    callbacks = server_callbacks(requests.Session(), url)
-    # The machine is shared: the load around the run says how far to trust its figures.
-    load_before = os.getloadavg()
-
-    rows: list[dict[str, Any]] = []
-    for persona in personas:
-        session = sign_in(url, persona.user_id)
-        planned = plan(session, url, callbacks)
-        # One warm-up round: the server's first request per worker opens the snapshot and
-        # resolves the scope; figures are about a page being used, not the first visit.
-        for item in planned:
-            timed_post(session, url, item)
-            timed_query(reader, persona.scope, item)
-        for _ in range(args.repeats):
-            for item in planned:
-                item.http_ms.append(timed_post(session, url, item))
-                item.query_ms.append(timed_query(reader, persona.scope, item))
-        for item in planned:
-            http = summary(item.http_ms)
-            query = summary(item.query_ms)
-            assert http is not None
-            rows.append(
-                {
-                    "role": persona.role,
-                    "user_id": persona.user_id,
-                    "page": item.page,
-                    "callback": item.callback.name,
-                    "http": http,
-                    "query_alone": query,
-                    "ratio_median": round(http["median_ms"] / query["median_ms"], 2)
-                    if query and query["median_ms"] > 0
-                    else None,
-                    "response_bytes": item.response_bytes,
-                    "wire_bytes": item.wire_bytes,
-                    "meets_target": http["p95_ms"] <= TARGET_P95_MS,
-                }
-            )
-            print_row(rows[-1], first=len(rows) == 1)
-    reader.close()
-
-    worst = max(rows, key=lambda r: r["http"]["p95_ms"])
-    figures = {
-        "stage": "callbacks",
-        "url": url,
-        "repeats": args.repeats,
-        "warehouse": {
-            "snapshot": snapshot.number,
-            "events_cursor": snapshot.events_cursor,
-        },
-        "personas": {p.role: {"user_id": p.user_id, "name": p.name} for p in personas},
-        "rows": rows,
-        "worst_p95_ms": worst["http"]["p95_ms"],
-        "worst": f"{worst['role']} {worst['page']} {worst['callback']}",
-        "target": {"p95_ms": TARGET_P95_MS},
-        "meets_target": all(r["meets_target"] for r in rows),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_bytes": memory_bytes(),
-            "platform": platform.platform(),
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        },
-        "versions": versions(),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "callbacks.json"), "w", encoding="utf-8") as out:
-        out.write(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
-    verdict = "meets" if figures["meets_target"] else "MISSES"
-    print(
-        f"\nworst p95 {worst['http']['p95_ms']:.1f} ms ({figures['worst']}): {verdict} the"
-        f" {TARGET_P95_MS:.0f} ms target; {len(rows)} rows, {args.repeats} repeats each"
-    )
-
-
-def print_row(row: dict[str, Any], *, first: bool) -> None:
-    if first:
-        print(
-            f"{'role':<15}{'page':<14}{'callback':<15}"
-            f"{'median':>8}{'p95':>8}{'min':>8}{'max':>8}  {'query':>7}{'q p95':>7}{'ratio':>7}"
-            f"{'bytes':>9}  ok"
-        )
-    http, query = row["http"], row["query_alone"]
-    q_median = f"{query['median_ms']:7.1f}" if query else f"{'—':>7}"
-    q_p95 = f"{query['p95_ms']:7.1f}" if query else f"{'—':>7}"
-    ratio = f"{row['ratio_median']:7.1f}" if row["ratio_median"] is not None else f"{'—':>7}"
-    print(
-        f"{row['role']:<15}{row['page']:<14}{row['callback']:<15}"
-        f"{http['median_ms']:8.1f}{http['p95_ms']:8.1f}{http['min_ms']:8.1f}{http['max_ms']:8.1f}"
-        f"  {q_median}{q_p95}{ratio}{row['response_bytes']:9d}  "
-        f"{'yes' if row['meets_target'] else 'NO'}",
-        flush=True,
-    )
-
-
-if __name__ == "__main__":
-    main()
