@@ -16,6 +16,10 @@ median/mean/p90 by linear interpolation, as DuckDB's `quantile_cont`), activity 
 directly-follows graph (`pm4py.discover_dfg` for the counts, `pm4py.discover_performance_dfg`
 for the median and mean seconds). PM4Py orders each case by timestamp with a stable sort, so
 events with equal timestamps keep their order in the file (our `sequence`).
+
+With `--timings` the JSON also holds `timings_s`: the seconds of each step (read, case durations,
+activity counts, the two DFGs) and their total, so that `tongban bench` (stage `report`, which
+runs this script in its own PM4Py environment) can tell PM4Py's start-up from its work.
 """
 
 from __future__ import annotations
@@ -48,15 +52,32 @@ def read_log(path: Path) -> pd.DataFrame:
     return frame
 
 
-def summary(frame: pd.DataFrame) -> dict[str, Any]:
+class Stopwatch:
+    """Seconds per named step, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps[name] = round(now - self._last, 4)
+        self._last = now
+
+
+def summary(frame: pd.DataFrame, watch: Stopwatch) -> dict[str, Any]:
     durations = np.array(pm4py.get_all_case_durations(frame), dtype=float)
+    watch.lap("case_durations")
     counts = frame[ACTIVITY].value_counts()
     activity_counts = {
         str(name): int(count)
         for name, count in sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
     }
+    watch.lap("activity_counts")
     frequency, _, _ = pm4py.discover_dfg(frame)
+    watch.lap("dfg")
     performance, _, _ = pm4py.discover_performance_dfg(frame)
+    watch.lap("performance_dfg")
     edges = [
         {
             "from": str(a),
@@ -84,13 +105,23 @@ def summary(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 2:
-        sys.exit("usage: pm4py_reference.py LOG (.csv | .xes | .xes.gz)")
-    path = Path(argv[1])
+    args = argv[1:]
+    timings = "--timings" in args
+    if timings:
+        args.remove("--timings")
+    if len(args) != 1:
+        sys.exit("usage: pm4py_reference.py [--timings] LOG (.csv | .xes | .xes.gz)")
+    path = Path(args[0])
     started = time.perf_counter()
-    result = {"source": path.name, "pm4py": pm4py.__version__, **summary(read_log(path))}
+    watch = Stopwatch()
+    frame = read_log(path)
+    watch.lap("read")
+    result = {"source": path.name, "pm4py": pm4py.__version__, **summary(frame, watch)}
+    total = time.perf_counter() - started
+    if timings:
+        result["timings_s"] = {**watch.steps, "total": round(total, 4)}
     print(json.dumps(result, ensure_ascii=False, indent=2))
-    print(f"{path.name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(f"{path.name}: {total:.1f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -8,33 +8,18 @@ so the UI shows it and the sensor waits for it.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import click
 
 from tongban.cli import console, one_line_errors
+from tongban.dagster_home import QUIET, ensure_dagster_home
 from tongban.settings import Settings
-
-# Dagster's own step log stays in the run's record (the UI shows it); the terminal gets one
-# line per asset.
-QUIET: Final = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-DAGSTER_YAML = Path(__file__).resolve().parents[1] / "pipelines" / "dagster.yaml"
-
-
-def ensure_dagster_home(home: Path) -> Path:
-    """Create the Dagster home with the project's `dagster.yaml` unless it exists already."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(DAGSTER_YAML, config)
-    return home
 
 
 def _line(record: Any) -> str | None:

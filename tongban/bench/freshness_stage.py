@@ -25,7 +25,7 @@ from tongban.bench.harness import BenchContext, tongban_command
 from tongban.bench.processes import BenchError, check_alive, free_port, running, serving
 from tongban.bench.results import StageResult, percentile, spread
 from tongban.bench.university import ensure_warehouse
-from tongban.build_cli import ensure_dagster_home
+from tongban.dagster_home import ensure_dagster_home
 from warehouse.paths import WarehousePaths
 from warehouse.reader import NoSnapshotError, Warehouse
 from workflow_core.catalog.examples import example_form

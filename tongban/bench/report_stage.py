@@ -1,0 +1,435 @@
+"""Stage `report`: a real log from file to process report, against PM4Py in the same run.
+
+Ours, end to end, in a fresh home each run: `tongban import-log` (XES → event store),
+`tongban build` (the warehouse job that publishes the snapshot the report reads) and
+`tongban report process --json`, each timed as the wall time of its CLI process. The peer:
+`bench/pm4py_reference.py` (`read_xes`, case durations, activity counts, the DFG and the
+performance DFG) in a dev-only PM4Py environment, timed as its whole process too (interpreter
+start and imports included, as ours includes the CLI's start-up). Target: the same figures,
+and PM4Py's seconds ÷ ours ≥ 5.
+
+Each command's output is kept under `var/bench/report/logs/`. What the commands print about
+themselves (import: read vs write seconds; build: job seconds, per-asset seconds) and what the
+build's Dagster run recorded (planning, GX checks, Data Docs) make a profile of where our time
+goes, reported in the notes when the target is missed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from tongban.bench import pm4py_env
+from tongban.bench.harness import BenchContext, tongban_command
+from tongban.bench.processes import BenchError
+from tongban.bench.results import StageResult, spread
+
+LOG_NAME: Final = "bpic2012.xes.gz"
+PROCESS_KEY: Final = "bpic2012"
+LOG_ENV: Final = "TONGBAN_BENCH_LOG"  # another log instead of BPIC 2012 (a path)
+# The repository is cloned beside `shared/` (as the importing tests expect): <clone>/../shared.
+REAL_LOGS: Final = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_logs"
+MIN_RATIO: Final = 5.0
+REL_TOL: Final = 1e-9
+ABS_TOL_S: Final = 1e-3  # our durations are kept to the millisecond
+SHOWN_DIFFERENCES: Final = 20
+COMMAND_TIMEOUT_S: Final = 3600
+
+_IMPORT_SPLIT = re.compile(r"read\s+([\d.]+)\s+s,\s+wrote\s+([\d.]+)\s+s")
+_BUILD_TOTAL = re.compile(r"finished in\s+([\d.]+)\s+s")
+_ASSET_LINE = re.compile(r"^\S+\s+[\d,]+ rows\s+([\d.]+) s", re.MULTILINE)
+_CHECKS = re.compile(r"data quality:\s+(\d+) checks")
+# What the checks and the Data Docs log in the run's record (pipelines/quality).
+_CHECKS_LOGGED = re.compile(r"checks evaluated, \d+ holding, in ([\d.]+) s")
+_DOCS_LOGGED = re.compile(r"Data Docs of \d+ frames built in ([\d.]+) s")
+
+
+def bench_log() -> Path:
+    """BPIC 2012 from the shared real logs, or the log that TONGBAN_BENCH_LOG names."""
+    override = os.environ.get(LOG_ENV)
+    log = Path(override).expanduser().resolve() if override else REAL_LOGS / LOG_NAME
+    if not log.is_file():
+        hint = f"set by {LOG_ENV}" if override else f"expected beside the clone; or set {LOG_ENV}"
+        raise BenchError(f"the report stage's log {log} is missing ({hint})")
+    return log
+
+
+# --- same figures --------------------------------------------------------------------------
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL_S)
+    return bool(a == b)
+
+
+def compare_figures(ours: Mapping[str, Any], reference: Mapping[str, Any]) -> list[str]:
+    """What differs between our report and PM4Py's, one named line each (empty: the same).
+
+    Counts must be equal, seconds equal to 1e-9 relative or 1 ms. The order of activities and
+    edges is presentation, not a figure: they are matched by name.
+    """
+    differences = [
+        f"{key}: ours {ours.get(key)!r}, PM4Py {reference.get(key)!r}"
+        for key in ("cases", "events")
+        if ours.get(key) != reference.get(key)
+    ]
+    differences += _compare_mapping(
+        "case_duration_s", ours.get("case_duration_s", {}), reference.get("case_duration_s", {})
+    )
+    differences += _compare_mapping(
+        "activity_counts", ours.get("activity_counts", {}), reference.get("activity_counts", {})
+    )
+    differences += _compare_dfg(ours.get("dfg", []), reference.get("dfg", []))
+    return differences
+
+
+def _compare_mapping(name: str, ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
+    found = []
+    for key in [*ours, *(k for k in theirs if k not in ours)]:
+        if key not in theirs:
+            found.append(f"{name}[{key!r}]: ours {ours[key]!r}, missing in PM4Py")
+        elif key not in ours:
+            found.append(f"{name}[{key!r}]: missing in ours, PM4Py {theirs[key]!r}")
+        elif not _close(ours[key], theirs[key]):
+            found.append(f"{name}[{key!r}]: ours {ours[key]!r}, PM4Py {theirs[key]!r}")
+    return found
+
+
+def _compare_dfg(
+    ours: Sequence[Mapping[str, Any]], theirs: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    mine = {(e["from"], e["to"]): e for e in ours}
+    other = {(e["from"], e["to"]): e for e in theirs}
+    found = []
+    for edge in [*mine, *(k for k in other if k not in mine)]:
+        label = f"dfg {edge[0]} → {edge[1]}"
+        if edge not in other:
+            found.append(f"{label}: in ours ({mine[edge]['count']}), missing in PM4Py")
+        elif edge not in mine:
+            found.append(f"{label}: missing in ours, in PM4Py ({other[edge]['count']})")
+        else:
+            found += [
+                f"{label} {key}: ours {mine[edge][key]!r}, PM4Py {other[edge][key]!r}"
+                for key in ("count", "median_s", "mean_s")
+                if not _close(mine[edge].get(key), other[edge].get(key))
+            ]
+    return found
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One repeat: the seconds of each part, the two reports, and the profile of our time."""
+
+    import_s: float
+    build_s: float
+    report_s: float
+    pm4py_s: float
+    ours: dict[str, Any]
+    theirs: dict[str, Any]
+    profile: dict[str, float] = field(default_factory=dict)
+    checks: int | None = None  # the data-quality checks the build ran
+
+    @property
+    def end_to_end_s(self) -> float:
+        return self.import_s + self.build_s + self.report_s
+
+
+@dataclass(frozen=True)
+class Done:
+    """A command that ran: its wall seconds, what it printed (the CLI's console is stderr)."""
+
+    seconds: float
+    stdout: str
+    stderr: str
+
+
+def timed(command: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> Done:
+    """Run a command to its end; both outputs are kept beside `log` (.out, .err)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = log.with_suffix(".out"), log.with_suffix(".err")
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        done = subprocess.run(
+            list(command),
+            env=dict(env),
+            cwd=cwd,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            timeout=COMMAND_TIMEOUT_S,
+        )
+        elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        lines = err_path.read_text(errors="replace").strip().splitlines() or ["no message"]
+        raise BenchError(f"{log.name} exited {done.returncode}: {lines[-1]}; see {err_path}")
+    return Done(
+        elapsed,
+        out_path.read_text(encoding="utf-8", errors="replace"),
+        err_path.read_text(encoding="utf-8", errors="replace"),
+    )
+
+
+def run_ours(context: BenchContext, log: Path, logs: Path, index: int) -> dict[str, Any]:
+    """import-log, build and report in a fresh home: seconds, the report, the profile."""
+    home = context.root / "report" / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    # A wide console, so that no line the profile parses is wrapped.
+    env = context.env(home=home, COLUMNS="400")
+    # The build needs a university directory (roles, calendar); not part of the measurement.
+    timed(tongban_command("init", "--size", "small"), env, home, logs / f"{index}-init")
+    startup = timed(tongban_command("--help"), env, home, logs / f"{index}-help")
+    imported = timed(
+        tongban_command("import-log", str(log), "--process-key", PROCESS_KEY),
+        env,
+        home,
+        logs / f"{index}-import-log",
+    )
+    built = timed(tongban_command("build"), env, home, logs / f"{index}-build")
+    reported = timed(
+        tongban_command("report", "process", PROCESS_KEY, "--json"),
+        env,
+        home,
+        logs / f"{index}-report",
+    )
+    return {
+        "import_s": imported.seconds,
+        "build_s": built.seconds,
+        "report_s": reported.seconds,
+        "report": json.loads(reported.stdout),
+        "checks": int(checks[1]) if (checks := _CHECKS.search(built.stderr)) else None,
+        "profile": {
+            "cli_startup_s": startup.seconds,
+            **_import_profile(imported.stderr, imported.seconds),
+            **_build_profile(built.stderr, built.seconds, home / "dagster"),
+        },
+    }
+
+
+def _import_profile(output: str, wall_s: float) -> dict[str, float]:
+    found = _IMPORT_SPLIT.search(output)
+    if not found:
+        return {}
+    parse_s, write_s = float(found[1]), float(found[2])
+    # The rest: interpreter and CLI start-up, the schema check, the file's hash, the summary.
+    return {
+        "import_parse_s": parse_s,
+        "import_write_s": write_s,
+        "import_other_s": wall_s - parse_s - write_s,
+    }
+
+
+def _build_profile(output: str, wall_s: float, dagster_home: Path) -> dict[str, float]:
+    total = _BUILD_TOTAL.search(output)
+    if not total:
+        return {}
+    job_s = float(total[1])
+    assets_s = sum(float(s) for s in _ASSET_LINE.findall(output))
+    profile = {
+        # Importing Dagster and the definitions, opening the instance: before the job starts.
+        "build_startup_s": wall_s - job_s,
+        "build_job_s": job_s,
+        # The seconds the assets report for their own SQL and writes.
+        "build_assets_s": assets_s,
+        # The job's remainder: Dagster's orchestration and the Great Expectations checks.
+        "build_orchestration_and_checks_s": job_s - assets_s,
+    }
+    run_log = dagster_run_profile(dagster_home)
+    if run_log:
+        profile |= run_log
+        profile["build_dagster_other_s"] = job_s - assets_s - sum(run_log.values())
+    return profile
+
+
+def dagster_run_profile(dagster_home: Path) -> dict[str, float]:
+    """The latest run's own record, untimed: Dagster's planning before the first step, and the
+    seconds the steps log for the GX checks and the Data Docs (not printed by `tongban build`).
+
+    Best effort: an instance or message it cannot read leaves the profile without these parts.
+    """
+    try:
+        import dagster as dg
+
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        try:
+            runs = instance.get_runs(limit=1)
+            records = instance.all_logs(runs[0].run_id) if runs else []
+        finally:
+            instance.dispose()
+    except Exception:  # the profile is a by-product; the measurement stands without it
+        return {}
+    starts = [
+        r.timestamp
+        for r in records
+        if r.dagster_event is not None and r.dagster_event.event_type_value == "STEP_START"
+    ]
+    messages = [r.user_message or "" for r in records if r.dagster_event is None]
+    if not starts or not records:
+        return {}
+    return {
+        "build_dagster_planning_s": min(starts) - records[0].timestamp,
+        "build_gx_checks_s": sum(float(m[1]) for t in messages if (m := _CHECKS_LOGGED.search(t))),
+        "build_data_docs_s": sum(float(m[1]) for t in messages if (m := _DOCS_LOGGED.search(t))),
+    }
+
+
+def run_pm4py(python: Path, log: Path, logs: Path, index: int) -> dict[str, Any]:
+    """The reference script, from outside the repository: seconds, its report, its steps."""
+    cwd = python.parents[1]  # the environment's own directory
+    done = timed(
+        pm4py_env.reference_command(python, log),
+        pm4py_env.clean_env(),
+        cwd,
+        logs / f"{index}-pm4py",
+    )
+    report = json.loads(done.stdout)
+    steps = report.pop("timings_s", {})
+    profile = {f"pm4py_{name}_s": value for name, value in steps.items() if name != "total"}
+    if "total" in steps:
+        # Interpreter start and the imports of pandas, numpy and pm4py.
+        profile["pm4py_startup_s"] = done.seconds - steps["total"]
+    return {"seconds": done.seconds, "report": report, "profile": profile}
+
+
+def measure(context: BenchContext, log: Path, python: Path, index: int) -> Run:
+    """Ours, then PM4Py, in the same repeat: the machine's noise falls on both."""
+    logs = context.root / "report" / "logs"
+    context.say(f"  run {index + 1}: tongban import-log, build, report …")
+    ours = run_ours(context, log, logs, index)
+    context.say(f"  run {index + 1}: PM4Py …")
+    theirs = run_pm4py(python, log, logs, index)
+    return Run(
+        import_s=ours["import_s"],
+        build_s=ours["build_s"],
+        report_s=ours["report_s"],
+        pm4py_s=theirs["seconds"],
+        ours=ours["report"],
+        theirs=theirs["report"],
+        profile={**ours["profile"], **theirs["profile"]},
+        checks=ours["checks"],
+    )
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+
+def run(context: BenchContext) -> StageResult:
+    log = bench_log()
+    python, install_s = pm4py_env.ensure(context.root / "pm4py-env", context.say)
+    shutil.rmtree(context.root / "report" / "logs", ignore_errors=True)
+    repeats = context.times(small=1, demo=3, large=3)
+    runs = [measure(context, log, python, index) for index in range(repeats)]
+    return summarise(runs, log, install_s)
+
+
+def _ratio(peer_s: float, ours_s: float) -> float:
+    return round(peer_s / ours_s, 3) if ours_s > 0 else math.inf
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
+def summarise(runs: Sequence[Run], log: Path, install_s: float | None) -> StageResult:
+    parts = {
+        "end_to_end": spread([r.end_to_end_s for r in runs]),
+        "import_log": spread([r.import_s for r in runs]),
+        "build": spread([r.build_s for r in runs]),
+        "report": spread([r.report_s for r in runs]),
+    }
+    pm4py = spread([r.pm4py_s for r in runs])
+    ratio = _ratio(pm4py["median"], parts["end_to_end"]["median"])
+    report_ratio = _ratio(pm4py["median"], parts["report"]["median"])
+    differences = sorted({d for r in runs for d in compare_figures(r.ours, r.theirs)})
+    same = not differences
+    profile = _profile_spreads(runs)
+    e2e, imp, build, rep = (parts[k]["median"] for k in parts)
+    figures = {
+        "log": log.name,
+        "events": runs[-1].ours.get("events"),
+        "cases": runs[-1].ours.get("cases"),
+        "runs": len(runs),
+        "ours_s": parts,
+        "pm4py_s": pm4py,
+        "ratio_end_to_end": ratio,
+        "ratio_report_alone": report_ratio,
+        # What ours would have to take, end to end, to meet the ratio.
+        "budget_s": round(pm4py["median"] / MIN_RATIO, 3),
+        "same_figures": same,
+        "difference_count": len(differences),
+        "differences": differences[:SHOWN_DIFFERENCES],
+        "pm4py_version": runs[-1].theirs.get("pm4py"),
+        "pm4py_env_install_s": round(install_s, 1) if install_s is not None else None,
+        "profile_s": profile,
+        "build_checks": runs[-1].checks,
+    }
+    meets = same and ratio >= MIN_RATIO
+    return StageResult(
+        stage="report",
+        figure=f"{e2e:.1f} s end to end (import {imp:.1f}, build {build:.1f}, report {rep:.1f})",
+        target=f"same figures as PM4Py, ≥ {MIN_RATIO:g}× faster",
+        meets_target=meets,
+        figures=figures,
+        targets={"same_figures": True, "ratio_min": MIN_RATIO},
+        peer=(
+            f"PM4Py {pm4py['median']:.1f} s: {_times(ratio)} (report alone {_times(report_ratio)})"
+            + ("" if same else f"; {len(differences)} figures differ")
+        ),
+        notes=[] if meets else _notes(figures, profile),
+    )
+
+
+def _profile_spreads(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
+    names = sorted({name for r in runs for name in r.profile})
+    return {name: spread([r.profile[name] for r in runs if name in r.profile]) for name in names}
+
+
+def _notes(figures: Mapping[str, Any], profile: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Where our time goes, in medians, when the target is missed."""
+
+    def m(name: str) -> float:
+        return float(profile.get(name, {}).get("median", math.nan))
+
+    notes = []
+    if not figures["same_figures"]:
+        notes.append(f"{figures['difference_count']} figures differ from PM4Py's (see differences)")
+    ours = figures["ours_s"]
+    notes += [
+        f"ours must take ≤ {figures['budget_s']:.1f} s end to end for {MIN_RATIO:g}×;"
+        f" it took {ours['end_to_end']['median']:.1f} s",
+        f"import-log {ours['import_log']['median']:.1f} s: parse {m('import_parse_s'):.1f},"
+        f" write {m('import_write_s'):.1f}, start-up and the rest {m('import_other_s'):.1f}",
+        f"build {ours['build']['median']:.1f} s: start-up {m('build_startup_s'):.1f},"
+        f" Dagster's planning before the first step {m('build_dagster_planning_s'):.1f},"
+        f" assets' own work {m('build_assets_s'):.1f},"
+        f" {figures['build_checks']} GX checks {m('build_gx_checks_s'):.1f},"
+        f" Data Docs {m('build_data_docs_s'):.1f},"
+        f" the rest of Dagster's bookkeeping {m('build_dagster_other_s'):.1f}",
+        f"report {ours['report']['median']:.1f} s; a bare `tongban --help` (the CLI's"
+        f" start-up) {m('cli_startup_s'):.1f}",
+        f"PM4Py {figures['pm4py_s']['median']:.1f} s: start-up and imports"
+        f" {m('pm4py_startup_s'):.1f}, read_xes {m('pm4py_read_s'):.1f}, the rest"
+        f" {sum(m(n) for n in _PM4PY_STEPS):.1f}",
+    ]
+    return notes
+
+
+_PM4PY_STEPS: Final = (
+    "pm4py_case_durations_s",
+    "pm4py_activity_counts_s",
+    "pm4py_dfg_s",
+    "pm4py_performance_dfg_s",
+)
