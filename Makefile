@@ -15,6 +15,7 @@ DAGSTER_HOST ?= 127.0.0.1
 DAGSTER_PORT ?= 3000
 DASHBOARD_HOST ?= 127.0.0.1
 DASHBOARD_PORT ?= 8050
+BENCH_SIZE ?= large
 # The Dagster instance lives beside the data (tongban.settings reads the same variable);
 # `tongban build` creates it from pipelines/dagster.yaml when missing.
 export DAGSTER_HOME ?= $(abspath $(or $(TONGBAN_HOME),var))/dagster
@@ -23,7 +24,7 @@ export DAGSTER_HOME ?= $(abspath $(or $(TONGBAN_HOME),var))/dagster
 TONGBAN := .venv/bin/tongban
 DAGSTER := .venv/bin/dagster
 
-.PHONY: help install browser demo test lint typecheck clean
+.PHONY: help install browser demo test bench lint typecheck clean
 
 help:
 	@echo "make demo   generate a university ($(DEMO_SIZE)), simulate its last $(DEMO_DAYS) days, serve the"
@@ -31,6 +32,8 @@ help:
 	@echo "            the warehouse kept current by Dagster (UI on $(DAGSTER_HOST):$(DAGSTER_PORT)),"
 	@echo "            the dashboards on http://$(DASHBOARD_HOST):$(DASHBOARD_PORT) (pick a persona)"
 	@echo "make test   lint, type-check and run the whole test suite (installs chromium if absent)"
+	@echo "make bench  measure every stage against its target on a $(BENCH_SIZE) university"
+	@echo "            (BENCH_SIZE=demo for a shorter run); results in bench/results/"
 
 .venv/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -97,6 +100,13 @@ typecheck: install
 
 test: lint typecheck browser
 	$(RUN) pytest
+
+# Each stage's figures go to bench/results/<stage>.json; the bench universities, logs and the
+# PM4Py environment the report stage compares against live under $TONGBAN_HOME/bench.
+# TONGBAN_BENCH_PG_URL names a PostgreSQL server for the API stage (it creates and drops a
+# database of its own); without it PostgreSQL is reported as not measured.
+bench: install
+	$(RUN) tongban bench --size $(BENCH_SIZE)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

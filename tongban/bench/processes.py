@@ -128,6 +128,16 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional memory of one process: its own pages plus its share of those it shares
+    (forked workers share their parent's imported code; RSS counts that in every one)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def tree_rss_bytes(pid: int) -> int:
     """Resident memory of a process and all its descendants, summed."""
     return sum(rss_bytes(p) for p in descendants(pid))
