@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dash
 
-# plotly imports numpy and pandas lazily, from whichever callback first needs them; under the
-# threaded server two callbacks can race into that import and one sees a half-initialised module
-# ("partially initialized module 'numpy' has no attribute 'ndarray'": a 500 on the first page).
-# Imported here, they are complete before any request.
+# plotly imports numpy lazily, from whichever callback first needs it; under the threaded server
+# two callbacks can race into that import and one sees a half-initialised module ("partially
+# initialized module 'numpy' has no attribute 'ndarray'": a 500 on the first page). Imported
+# here, it is complete before any request. pandas is not: no page needs it (the figures are
+# built from Polars frames), and it would cost every worker about 40 MB.
 import numpy  # noqa: F401
-import pandas  # noqa: F401
 import plotly.express  # noqa: F401
 
 from dashboards import auth, session, shell

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.resources import BusinessSystems, Catalog, EventStore, LiveUpdate, WarehouseResource
+from pipelines.resources import (
+    DEFAULT_MEMORY_LIMIT,
+    BusinessSystems,
+    Catalog,
+    EventStore,
+    LiveUpdate,
+    WarehouseResource,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,7 @@ class Environment:
     catalog_dir: Path | None
     warehouse_dir: Path
     gx_dir: Path  # Great Expectations' project, where Data Docs are built
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # DuckDB's, in a run (TONGBAN_WAREHOUSE_MEMORY)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Environment:
@@ -40,6 +48,7 @@ class Environment:
             catalog_dir=Path(catalog).resolve() if catalog else None,
             warehouse_dir=Path(warehouse).resolve() if warehouse else home / "warehouse",
             gx_dir=Path(gx_dir).resolve() if gx_dir else home / "gx",
+            memory_limit=env.get("TONGBAN_WAREHOUSE_MEMORY") or DEFAULT_MEMORY_LIMIT,
         )
 
 
@@ -50,6 +59,10 @@ def resources(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "event_store": EventStore(url=found.db_url),
         "business_systems": BusinessSystems(url=found.business_db_url),
         "catalog": Catalog(directory=str(found.catalog_dir) if found.catalog_dir else None),
-        "warehouse": WarehouseResource(root=str(found.warehouse_dir), gx_dir=str(found.gx_dir)),
+        "warehouse": WarehouseResource(
+            root=str(found.warehouse_dir),
+            gx_dir=str(found.gx_dir),
+            memory_limit=found.memory_limit,
+        ),
         "live": LiveUpdate(),
     }

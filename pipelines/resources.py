@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Final
 
 import dagster as dg
 import duckdb
@@ -85,13 +86,22 @@ class LiveUpdate(dg.ConfigurableResource):  # type: ignore[type-arg]
     poll_seconds: float = 0.25
 
 
+DEFAULT_MEMORY_LIMIT: Final = "2.5GB"
+
+
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The warehouse root: the private work database and the published snapshots; and where
-    Great Expectations' Data Docs are built after a run (`gx_dir`; None: not built)."""
+    Great Expectations' Data Docs are built after a run (`gx_dir`; None: not built).
+
+    `memory_limit` caps DuckDB's own memory in a run (its default is 80 % of the machine's):
+    past it, joins, aggregates and sorts spill to `build/spill/` instead of growing. A full
+    build of 11 M events took 16.8 GB without a cap.
+    """
 
     root: str
     lock_timeout_seconds: float = 600.0
     gx_dir: str | None = None
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Every warehouse run uses this resource: its run records the process executing it, so
@@ -109,7 +119,13 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         paths = self.paths
         paths.build_dir.mkdir(parents=True, exist_ok=True)
         with _locked(paths.build_dir / WORK_LOCK, self.lock_timeout_seconds):
-            conn = duckdb.connect(str(paths.work_db))
+            conn = duckdb.connect(
+                str(paths.work_db),
+                config={
+                    "memory_limit": self.memory_limit,
+                    "temp_directory": str(paths.build_dir / "spill"),
+                },
+            )
             try:
                 yield conn
             finally:

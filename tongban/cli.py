@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 from rich.console import Console
-from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
 
 from tongban.settings import Settings
 from workflow_core.errors import WorkflowError
-from workflow_core.store import projections
-from workflow_core.store.db import make_engine
-from workflow_core.store.migrate import upgrade
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(stderr=True)
@@ -39,7 +35,32 @@ def one_line_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group()
+# Each of these is imported when it is called: `tongban serve`'s gunicorn master (which every
+# worker forks from) and a one-off `tongban report` then carry none of the others' libraries.
+LAZY_COMMANDS: Final = {
+    "bench": "tongban.bench.cli:bench",
+    "build": "tongban.build_cli:build",
+    "quality": "tongban.quality_cli:quality",
+    "report": "tongban.report_cli:report",
+    "serve": "tongban.serve_cli:serve",
+    "simulate": "tongban.simulate_cli:simulate",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose `LAZY_COMMANDS` are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 def main() -> None:
     """Tongban (通办): analytics and monitoring for a university's one-stop service hall."""
 
@@ -68,8 +89,12 @@ def main() -> None:
 @one_line_errors
 def init(size: str, seed: int, as_of: datetime | None, force: bool) -> None:
     """Create the event store and generate the university's business systems."""
+    from sqlalchemy import inspect
+
     from tongban.university.generator import create_business_schema, generate_university
     from tongban.university.personas import write_personas
+    from workflow_core.store.db import make_engine
+    from workflow_core.store.migrate import upgrade
 
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -117,6 +142,10 @@ def api(host: str, port: int, workers: int, threads: int) -> None:
 @one_line_errors
 def rebuild_projections() -> None:
     """Rebuild instances, tasks, inbox and campaigns from the event log."""
+    from workflow_core.store import projections
+    from workflow_core.store.db import make_engine
+    from workflow_core.store.migrate import upgrade
+
     settings = Settings.from_env()
     engine = make_engine(settings.db_url)
     upgrade(engine)
@@ -166,6 +195,8 @@ def import_log(
     from workflow_core.importing.loader import check_importable, import_log, validate_process_key
     from workflow_core.importing.model import LogColumns, LogImportError, file_sha256
     from workflow_core.importing.xes import read_xes
+    from workflow_core.store.db import make_engine
+    from workflow_core.store.migrate import upgrade
 
     validate_process_key(process_key)
     name = path.name.lower()
@@ -227,6 +258,8 @@ def import_log(
 
 
 def _remove_sqlite(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         raise WorkflowError(
@@ -239,22 +272,10 @@ def _remove_sqlite(url: str) -> None:
 
 
 def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
-
-from tongban.bench.cli import bench  # noqa: E402
-from tongban.build_cli import build  # noqa: E402
-from tongban.quality_cli import quality  # noqa: E402
-from tongban.report_cli import report  # noqa: E402
-from tongban.serve_cli import serve  # noqa: E402
-from tongban.simulate_cli import simulate  # noqa: E402
-
-main.add_command(simulate)
-main.add_command(build)
-main.add_command(report)
-main.add_command(quality)
-main.add_command(serve)
-main.add_command(bench)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
