@@ -85,8 +85,11 @@ class DashboardServer(BaseApplication):  # type: ignore[misc]
 @click.command()
 @click.option("--host", default=None, help="Default: TONGBAN_DASHBOARD_HOST or 127.0.0.1.")
 @click.option("--port", default=None, type=int, help="Default: TONGBAN_DASHBOARD_PORT or 8050.")
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn processes")
-@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
+# One process by default: a worker holds 300-450 MB once every page has been used (Dash,
+# Plotly, Polars, Arrow and DuckDB with its caches), and a page's time goes mostly to DuckDB,
+# which releases the GIL, so threads serve concurrent people. Add workers for more cores.
+@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn processes")
+@click.option("--threads", default=16, show_default=True, type=int, help="threads per process")
 def serve(host: str | None, port: int | None, workers: int, threads: int) -> None:
     """Serve the dashboards (gunicorn, threaded workers)."""
     settings = Settings.from_env()

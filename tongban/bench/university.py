@@ -7,6 +7,7 @@ and finds it missing makes it first, unmeasured, with the same commands a user w
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ def run_tongban(
 ) -> Measured:
     """`tongban ARGS` as a child process: its wall time, peak memory and output; a failure
     raises with the command and its log named."""
-    name = f"{args[0]}-{next(_RUNS)}"
+    # Named by process too: two bench runs on one machine never share a log.
+    name = f"{args[0]}-{os.getpid()}-{next(_RUNS)}"
     log = context.logs / context.size / f"{name}.log"
     log.unlink(missing_ok=True)
     seconds, peak, status = run_measured(tongban_command(*args), context.env(home, **env), log)

@@ -36,9 +36,9 @@ def test_memory_after_every_page_of_every_role(
     assert answer.exit_code == 0, answer.output
     document = json.loads((bench_context.results_dir / "memory.json").read_text())
     figures = document["figures"]
-    # gunicorn's master and its two workers, each with the dashboards imported.
-    assert len(figures["processes_mib"]) == 3
-    assert figures["rss_after_pages_mib"] > 150
+    # gunicorn's master and its worker, which has the dashboards imported.
+    assert len(figures["processes_mib"]) == 2
+    assert figures["rss_after_pages_mib"] > 100
     assert 0 < figures["pss_after_pages_mib"] <= figures["rss_after_pages_mib"]
     assert {"class_monitor", "counsellor", "leadership", "data_staff"} <= set(figures["roles"])
     assert figures["requests"] > len(figures["roles"])
