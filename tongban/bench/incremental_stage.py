@@ -14,9 +14,11 @@ events are extracted and appended alone to a copy of the warehouse's raw events
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Final
 
@@ -56,38 +58,52 @@ def submissions(context: BenchContext, count: int) -> list[Submission]:
     )
 
 
-def add_traffic(context: BenchContext, planned: list[Submission], events: int) -> int:
-    """Send traffic through the API until the store has `events` more; how many it got."""
-    store = events_db(context.home)
-    before = event_count(store)
+@contextlib.contextmanager
+def hall_api(context: BenchContext) -> Iterator[str]:
+    """The production API over the bench university's store, for the whole stage: it idles
+    while a job runs, so a job sees exactly the traffic sent before it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = tongban_command("api", "--host", "127.0.0.1", "--port", str(port))
     log = context.logs / context.size / "incremental-api.log"
     with serving("tongban api", command, context.env(), log, url, "/healthz"):
-        while event_count(store) - before < events:
-            run_load(
-                url,
-                planned,
-                clients=CLIENTS,
-                warmup_s=0.0,
-                duration_s=WINDOW_S,
-                key_prefix=f"bench-incremental-{time.time_ns()}",
-            )
+        yield url
+
+
+def add_traffic(context: BenchContext, url: str, planned: list[Submission], events: int) -> int:
+    """Send traffic through the API until the store has `events` more; how many it got."""
+    store = events_db(context.home)
+    before = event_count(store)
+    while event_count(store) - before < events:
+        run_load(
+            url,
+            planned,
+            clients=CLIENTS,
+            warmup_s=0.0,
+            duration_s=WINDOW_S,
+            key_prefix=f"bench-incremental-{time.time_ns()}",
+        )
     return event_count(store) - before
 
 
 def run(context: BenchContext, new_events: int = NEW_EVENTS) -> StageResult:
     ensure_warehouse(context)
-    runs = context.times(small=1, demo=3, large=3)
     # Whatever arrived since the last build is loaded first, so each run sees only its own;
     # then one live pass over fresh traffic, unmeasured, so that this process is as warm as the
     # daemon: Dagster, the definitions and Great Expectations imported, every check's suite
     # built (a check builds it the first time it validates new rows, not while it holds).
     run_job(context.env(), WAREHOUSE_UPDATE)
     planned = submissions(context, 2_000)
-    add_traffic(context, planned, min(WARM_EVENTS, new_events))
-    run_job(context.env(), LIVE_UPDATE)
+    with hall_api(context) as url:
+        add_traffic(context, url, planned, min(WARM_EVENTS, new_events))
+        run_job(context.env(), LIVE_UPDATE)
+        return _measure(context, url, planned, new_events)
+
+
+def _measure(
+    context: BenchContext, url: str, planned: list[Submission], new_events: int
+) -> StageResult:
+    runs = context.times(small=1, demo=3, large=3)
     work = WarehousePaths(context.home / "warehouse").work_db
     scratch = context.root / "incremental"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -102,7 +118,7 @@ def run(context: BenchContext, new_events: int = NEW_EVENTS) -> StageResult:
     try:
         for number in range(1, runs + 1):
             cursor = event_count(events_db(context.home))
-            added.append(add_traffic(context, planned, new_events))
+            added.append(add_traffic(context, url, planned, new_events))
             job_run = run_job(context.env(), LIVE_UPDATE)
             jobs.append(job_run.seconds)
             for name, seconds in job_run.assets.items():
@@ -110,7 +126,7 @@ def run(context: BenchContext, new_events: int = NEW_EVENTS) -> StageResult:
             floor = load_raw_events(events_db(context.home), copy, after=cursor)
             floors.append(floor.seconds)
             cursor = event_count(events_db(context.home))
-            add_traffic(context, planned, new_events)
+            add_traffic(context, url, planned, new_events)
             updates.append(run_job(context.env(), WAREHOUSE_UPDATE).seconds)
             # The copy follows the store, so the next run appends after the same cursor.
             load_raw_events(events_db(context.home), copy, after=cursor)
