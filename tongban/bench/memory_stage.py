@@ -20,21 +20,15 @@ from tongban.bench.dash_client import Persona, plan, server_callbacks, sign_in, 
 from tongban.bench.harness import BenchContext
 from tongban.bench.processes import PeakMemory, descendants, pss_bytes, rss_bytes
 from tongban.bench.results import StageResult, spread
+from tongban.university.personas import PERSONA_ROLES
 from warehouse.paths import WarehousePaths
 from warehouse.reader import Warehouse
 from warehouse.scope import resolve_scope
 
 TARGET_BYTES: Final = 600 * 10**6
-ROLES: Final = (
-    "class_monitor",
-    "counsellor",
-    "college_office",
-    "residential_college_office",
-    "student_affairs",
-    "graduate_school",
-    "department_approver",
-    "leadership",
-    "data_staff",
+# Every persona role that has pages (students, staff, alumni and visitors only use the hall).
+ROLES: Final = tuple(
+    role for role in PERSONA_ROLES if role not in ("student", "staff", "alumni", "visitor")
 )
 MIB: Final = 2**20
 IDLE_S: Final = 10.0  # long enough for a worker's caches to settle after the last request

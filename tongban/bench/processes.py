@@ -30,6 +30,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start(command: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`command` in a session of its own (stopping it stops its children), output to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            list(command),
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 @dataclass
 class Server:
     name: str
@@ -63,16 +77,7 @@ def serving(
     wait_s: float = 120.0,
 ) -> Iterator[Server]:
     """Run `command` until the block ends; yields once `url + ready_path` answers."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            list(command),
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = start(command, env, log)
     server = Server(name, process, log, url)
     try:
         deadline = time.monotonic() + wait_s
@@ -171,27 +176,18 @@ def run_measured(
     command: Sequence[str], env: Mapping[str, str], log: Path
 ) -> tuple[float, int, int]:
     """Run a command to its end: (seconds, peak resident bytes of its tree, exit status)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            list(command),
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            with PeakMemory(process.pid) as memory:
-                # wait4 gives the kernel's own high-water mark, which sampling can miss.
-                _, raw_status, usage = os.wait4(process.pid, 0)
-        except BaseException:
-            stop(process)
-            raise
-        elapsed = time.perf_counter() - started
-        status = os.waitstatus_to_exitcode(raw_status)
-        process.returncode = status
+    started = time.perf_counter()
+    process = start(command, env, log)
+    try:
+        with PeakMemory(process.pid) as memory:
+            # wait4 gives the kernel's own high-water mark, which sampling can miss.
+            _, raw_status, usage = os.wait4(process.pid, 0)
+    except BaseException:
+        stop(process)
+        raise
+    elapsed = time.perf_counter() - started
+    status = os.waitstatus_to_exitcode(raw_status)
+    process.returncode = status
     return elapsed, max(memory.peak_bytes, usage.ru_maxrss * 1024), status
 
 
@@ -201,16 +197,7 @@ def running(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a process with no address to wait for (a daemon, a traffic generator) until the
     block ends; `check_alive` tells whether it died meanwhile."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            list(command),
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = start(command, env, log)
     try:
         yield process
     finally:
