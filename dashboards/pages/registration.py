@@ -533,8 +533,8 @@ def excluded_rows(frame: pl.DataFrame, lang: str = "zh") -> list[dict[str, Any]]
 
 
 def reminded_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
-    """Who registered after a reminder, and how long after the first one."""
-    chosen = frame.filter(pl.col("registered_after_reminder").fill_null(False))
+    """Who registered after a reminder (`read.reminded_students`), and how long after the
+    first one."""
     return [
         {
             "id": str(row["student_id"]),
@@ -544,7 +544,7 @@ def reminded_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
             "first_registered": shanghai(row["first_registered_at"], lang),
             "to_register": duration(row["seconds_from_reminder_to_registration"], lang),
         }
-        for row in chosen.iter_rows(named=True)
+        for row in frame.iter_rows(named=True)
     ]
 
 
@@ -786,9 +786,7 @@ def named_lists(
         missing = read.unregistered_students(cursor, scope, campaign_id, chosen)
         listed = read.registrations(cursor, scope, campaign_id, chosen, only=only)
         excluded = read.excluded_students(cursor, scope, campaign_id, chosen)
-        everyone = (
-            listed if only == "all" else read.registrations(cursor, scope, campaign_id, chosen)
-        )
+        reminded = read.reminded_students(cursor, scope, campaign_id, chosen)
     rows = unregistered_rows(missing, lang)
     ticked = set(_text_list(selected_ids) or [])
     selected = [i for i, row in enumerate(rows) if row["id"] in ticked]
@@ -798,7 +796,7 @@ def named_lists(
         selected,
         registration_rows(listed, lang),
         excluded_rows(excluded, lang),
-        reminded_rows(everyone, lang),
+        reminded_rows(reminded, lang),
     )
 
 

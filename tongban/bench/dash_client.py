@@ -143,8 +143,7 @@ def registration_named_lists(
     registration_reads.unregistered_students(cursor, scope, campaign, named)
     registration_reads.registrations(cursor, scope, campaign, named, only=kind)
     registration_reads.excluded_students(cursor, scope, campaign, named)
-    if kind != "all":
-        registration_reads.registrations(cursor, scope, campaign, named)
+    registration_reads.reminded_students(cursor, scope, campaign, named)
 
 
 def _native_services(cursor: duckdb.DuckDBPyConnection, scope: Scope) -> pl.DataFrame:

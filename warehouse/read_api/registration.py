@@ -346,6 +346,36 @@ def registrations(
     )
 
 
+def reminded_students(
+    cursor: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    campaign_id: str,
+    class_ids: list[str] | None = None,
+) -> pl.DataFrame:
+    """The students who registered after a reminder (催办), by name within the scope's classes:
+    when they first registered and how long after their first reminder. The roster holds all
+    of it, so the registrations themselves are not read."""
+    _check_campaign(cursor, campaign_id)
+    classes = _named_classes(scope, class_ids)
+    return query(
+        cursor,
+        """
+        select
+            rosters.student_id,
+            people.person_name as student_name,
+            rosters.class_id,
+            rosters.first_registered_at,
+            rosters.seconds_from_reminder_to_registration
+        from fct_campaign_rosters as rosters
+        join dim_people as people on people.person_id = rosters.student_id
+        where rosters.campaign_id = ? and list_contains(?, rosters.class_id)
+          and rosters.registered_after_reminder and not rosters.is_excluded
+        order by rosters.class_id, rosters.student_id
+        """,
+        [campaign_id, classes],
+    )
+
+
 def reminder_effect(
     cursor: duckdb.DuckDBPyConnection, scope: Scope, campaign_id: str
 ) -> pl.DataFrame:
@@ -385,6 +415,7 @@ __all__ = [
     "excluded_students",
     "progress",
     "registrations",
+    "reminded_students",
     "reminder_effect",
     "unregistered_students",
 ]

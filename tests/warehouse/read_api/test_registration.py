@@ -34,7 +34,7 @@ def class_on(university: BuiltUniversity, student_id: str, day: str) -> str | No
 def test_every_persona_sees_exactly_its_classes_and_names(
     small_university: BuiltUniversity, warehouse: Warehouse
 ) -> None:
-    checked = 0
+    checked = found_reminded = 0
     with warehouse.cursor() as cursor:
         for role, user_id in personas(small_university):
             scope = resolve_scope(cursor, user_id, ON)
@@ -70,8 +70,17 @@ def test_every_persona_sees_exactly_its_classes_and_names(
             assert dict(named.iter_rows()) == dict(counted.iter_rows()), role
             registered = registration.registrations(cursor, scope, campaign)
             assert set(registered["class_id"]) <= allowed
+            # Registered after a reminder: read from the roster alone, the same students.
+            reminded = registration.reminded_students(cursor, scope, campaign)
+            after = registered.filter(pl.col("registered_after_reminder"))
+            assert (
+                reminded.select("student_id", "first_registered_at").rows()
+                == after.select("student_id", "first_registered_at").rows()
+            ), role
+            found_reminded += reminded.height
             checked += 1
     assert checked >= 6
+    assert found_reminded > 0
 
 
 def test_a_monitor_asking_for_another_class_is_refused(
@@ -91,6 +100,7 @@ def test_a_monitor_asking_for_another_class_is_refused(
             registration.unregistered_students,
             registration.registrations,
             registration.excluded_students,
+            registration.reminded_students,
             registration.curve,
             registration.destinations,
         ):
@@ -121,7 +131,11 @@ def test_leadership_sees_aggregates_with_small_classes_suppressed(
         assert [(c, e, r) for c, e, r in raw] == list(
             by_college.select("college_id", "eligible", "registered").iter_rows()
         )
-        for read in (registration.registrations, registration.excluded_students):
+        for read in (
+            registration.registrations,
+            registration.excluded_students,
+            registration.reminded_students,
+        ):
             with pytest.raises(NotInScopeError):
                 read(cursor, scope, campaign)
 
