@@ -234,6 +234,7 @@ def import_log(
         written = 0
         sqlite = conn.dialect.name == "sqlite"
         batch: list[tuple[Any, ...]] = []
+        names: dict[str, str] = {}
         for stream_id, case in streams:
             first = case_imported(log, case, import_key)
             instance_rows.append(instance_row(imported_state(stream_id, first, case)))
@@ -247,7 +248,7 @@ def import_log(
                 recorded_at=now,
             )
             batch.append(driver_values(first_row, sqlite))
-            batch.extend(activity_values(stream_id, case, process_key, now, sqlite))
+            batch.extend(activity_values(stream_id, case, process_key, now, sqlite, names))
             written += len(case.events)
             if len(batch) >= BATCH:
                 _insert_events(conn, batch)
@@ -296,7 +297,8 @@ def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _bound_time(value: datetime, sqlite: bool) -> Any:
-    value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:  # the readers give UTC already: no conversion for those
+        value = value.astimezone(UTC)
     if sqlite:  # what UtcDateTime binds on SQLite: naive UTC, microseconds
         return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     return value
@@ -316,26 +318,36 @@ def driver_values(row: dict[str, Any], sqlite: bool) -> tuple[Any, ...]:
 
 
 def activity_values(
-    stream_id: str, case: ParsedCase, process_key: str, recorded_at: datetime, sqlite: bool
+    stream_id: str,
+    case: ParsedCase,
+    process_key: str,
+    recorded_at: datetime,
+    sqlite: bool,
+    names: dict[str, str] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """`driver_values` of `activity_rows`, built directly (the hot loop of an import)."""
+    """`driver_values` of `activity_rows`, built directly (the hot loop of an import).
+
+    The payload's JSON is written from its fixed shape, the names as `json.dumps` encodes them,
+    each distinct activity and lifecycle once (`names`: one import's cache of them): `json.dumps`
+    of a dict a row took 1.6 of the 8 s it took to write BPIC 2012. A test holds the text equal
+    to `json.dumps`.
+    """
     recorded = _bound_time(recorded_at, sqlite)
     role, kind, version = ActorRole.RESOURCE, Activity.TYPE, SCHEMA_VERSION
-    dumps = json.dumps
+    names = {} if names is None else names
+    bound = _bound_time
     values = []
     for sequence, event in enumerate(case.events):
-        payload = {
-            "activity": event.activity,
-            "sequence": sequence,
-            "lifecycle": event.lifecycle,
-            "attributes": event.attributes,
-        }
+        activity = names.get(event.activity) or _encoded(names, event.activity)
+        lifecycle = event.lifecycle
+        life = "null" if lifecycle is None else names.get(lifecycle) or _encoded(names, lifecycle)
+        attributes = _dumps(event.attributes) if event.attributes else "{}"
         values.append(
             (
                 stream_id,
                 sequence + 2,
                 STREAM_TYPE,
-                _bound_time(event.occurred_at, sqlite),
+                bound(event.occurred_at, sqlite),
                 recorded,
                 kind,
                 process_key,
@@ -346,10 +358,19 @@ def activity_values(
                 role,
                 event.group,
                 version,
-                dumps(payload),
+                f'{{"activity": {activity}, "sequence": {sequence}, "lifecycle": {life},'
+                f' "attributes": {attributes}}}',
             )
         )
     return values
+
+
+_dumps = json.dumps
+
+
+def _encoded(names: dict[str, str], name: str) -> str:
+    text = names[name] = _dumps(name)
+    return text
 
 
 _COLUMNS = [column.name for column in events.columns if column.name != "event_id"]

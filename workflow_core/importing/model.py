@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,21 @@ class LogColumns:
     lifecycle: str = "lifecycle:transition"
     explicit: frozenset[str] = frozenset()
 
+    @cached_property
+    def keys(self) -> frozenset[str]:
+        """The event keys that are columns of their own (not attributes)."""
+        return frozenset((self.activity, self.timestamp, self.resource, self.group, self.lifecycle))
+
     @property
     def trace_case_key(self) -> str:
         """The case id's key among a XES trace's attributes (`case:` is the CSV flattening)."""
         return self.case.removeprefix("case:")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedEvent:
+    # Not frozen: a frozen dataclass sets each field through object.__setattr__, which cost
+    # 0.4 s of BPIC 2012's 262,200 events. Nothing changes a parsed event after the reader.
     activity: str
     occurred_at: datetime  # aware, UTC
     resource: str  # UNKNOWN_RESOURCE when the log has none

@@ -1,10 +1,13 @@
 """Read a XES event log (IEEE 1849; plain or gzip-compressed) into a ParsedLog, streaming.
 
-`xml.etree.ElementTree.iterparse` walks the file and every finished event, trace and top-level
-element is cleared at once, so memory holds the parsed cases, never the document. An XML syntax
-error names the parser's line and column. The parser is fed in large blocks (fast); when the log
-is wrong in content (a missing case id, activity or timestamp), the file is read again fed one
-line at a time, so the line the offending trace or event starts on is known exactly.
+The first pass feeds an `XMLPullParser` large blocks and asks it for `end` events only: each
+finished event and trace is read and cleared at once, so memory holds the parsed cases, never the
+document (the cleared traces stay behind as empty elements, a few bytes each). An XML syntax error
+names the parser's line and column. When the log is wrong in content (a missing case id, activity
+or timestamp, an event outside a trace, a root that is not `<log>`), the file is read again by
+`iterparse` with `start` events too, fed one line at a time, so the line the offending trace or
+event starts on is known exactly: the error is raised from there. (Start events for every element
+doubled the parser's Python work: 2.7 million events for BPIC 2012's 1.4 million elements.)
 
 Trace attributes (besides the case id) become the case's attributes and event attributes the
 event's, typed as XES types them (int, float, boolean; dates and ids stay text). Nested
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
-from xml.etree.ElementTree import Element, ParseError, iterparse
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser, iterparse
 
 from workflow_core.importing.model import (
     UNKNOWN_RESOURCE,
@@ -144,7 +148,9 @@ def _read(
 ) -> ParsedLog:
     reader = _LineReader(handle, exact=exact)
     try:
-        return _parse(reader, source, sha256, columns)
+        if exact:
+            return _parse(reader, source, sha256, columns)
+        return _parse_fast(reader, source, sha256, columns)
     except LogImportError:
         if exact:
             raise
@@ -211,18 +217,78 @@ def _parse(reader: _LineReader, source: str, sha256: str, columns: LogColumns) -
     )
 
 
+def _parse_fast(reader: _LineReader, source: str, sha256: str, columns: LogColumns) -> ParsedLog:
+    """The whole log from `end` events alone; any content error raises LogImportError with no
+    line (the caller then reads the file again with `_parse`, which names it)."""
+    case_key = columns.trace_case_key
+    cases: dict[str, ParsedCase] = {}
+    skipped = 0
+    events: list[ParsedEvent] = []
+    last: Element | None = None
+    parser: XMLPullParser[Element] = XMLPullParser(events=("end",))
+    # With `end` events only, every item is an element (typeshed allows namespace tuples too).
+    finished: Callable[[], Iterator[tuple[str, Element]]] = parser.read_events  # type: ignore[assignment]
+    while True:
+        data = reader.read()
+        if data:
+            parser.feed(data)
+        else:
+            parser.close()
+        for _, element in finished():
+            tag = element.tag
+            if tag in EVENT:
+                events.append(_event(element, columns, source))
+                element.clear()
+            elif tag in TRACE:
+                # An event that is no child of this trace sat outside any trace.
+                if sum(child.tag in EVENT for child in element) != len(events):
+                    raise LogImportError(f"{source}: an event outside any trace")
+                attributes = _attributes(element)
+                case_id = str(attributes.pop(case_key, "")).strip()
+                if not case_id or case_id in cases:
+                    raise LogImportError(f"{source}: a missing or repeated case id")
+                if events:
+                    cases[case_id] = ParsedCase(case_id, attributes, 0, events)
+                else:
+                    skipped += 1
+                events = []
+                element.clear()
+            last = element
+        if not data:
+            break
+    # The root ends last: it must be <log>, and nothing may follow the last trace.
+    if last is None or last.tag not in LOG or events:
+        raise LogImportError(f"{source}: not a XES log, or an event outside any trace")
+    return ParsedLog(
+        source=source, sha256=sha256, cases=list(cases.values()), skipped_empty_cases=skipped
+    )
+
+
 def _event(element: Element, columns: LogColumns, where: str) -> ParsedEvent:
-    attributes = _attributes(element)
-    activity = str(attributes.pop(columns.activity, "")).strip()
+    """One event from its attribute elements, in one pass: the columns' keys are taken out as
+    they come (typed as XES types them, then as text), the rest become its attributes."""
+    attributes: dict[str, Any] = {}
+    found: dict[str, Any] = {}
+    special = columns.keys
+    for child in element:
+        tag = child.tag
+        if tag in EVENT:
+            continue
+        raw = child.get("value", "")
+        convert = _CONVERT.get(tag)
+        value = raw if convert is None else convert(raw)
+        key = child.get("key", "")
+        (found if key in special else attributes)[key] = value
+    activity = str(found.get(columns.activity, "")).strip()
     if not activity:
         raise LogImportError(f"{where}: missing activity ({columns.activity})")
-    stamp = attributes.pop(columns.timestamp, None)
+    stamp = found.get(columns.timestamp)
     if stamp is None:
         raise LogImportError(f"{where}: missing timestamp ({columns.timestamp})")
     occurred_at = parse_timestamp(str(stamp), where)
-    resource = str(attributes.pop(columns.resource, "")).strip()
-    group = str(attributes.pop(columns.group, "")).strip()
-    lifecycle = attributes.pop(columns.lifecycle, None)
+    resource = str(found.get(columns.resource, "")).strip()
+    group = str(found.get(columns.group, "")).strip()
+    lifecycle = found.get(columns.lifecycle)
     return ParsedEvent(
         activity=activity,
         occurred_at=occurred_at,
