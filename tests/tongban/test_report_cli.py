@@ -1,9 +1,11 @@
-"""tongban report process: published receipt log as text and JSON; errors in one line."""
+"""tongban report process: receipt log as text and JSON, published or from the store; errors in
+one line."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -89,3 +91,81 @@ def test_nothing_published_fails_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("tongban: ") and "no warehouse snapshot" in lines[0]
     assert result.stdout == ""
+
+
+# --- --from-store: the event store's events, the warehouse's models in memory, no build -------
+
+
+@pytest.fixture(scope="module")
+def imported_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TONGBAN_HOME whose event store holds the receipt log, and no warehouse at all."""
+    home = tmp_path_factory.mktemp("imported")
+    import_log(home, real_log("receipt.csv"), "receipt")
+    return home
+
+
+def test_from_store_equals_the_pm4py_figures_without_a_build(imported_only: Path) -> None:
+    result = run(["process", "receipt", "--from-store", "--json"], imported_only)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    reference = json.loads((FIXTURES / "pm4py_receipt.json").read_text(encoding="utf-8"))
+    assert_agrees(report, reference)
+    assert not (imported_only / "warehouse").exists()  # nothing built, nothing published
+
+
+def test_from_store_equals_the_published_report(published: Path) -> None:
+    direct = run(["process", "receipt", "--from-store", "--json"], published)
+    built = run(["process", "receipt", "--json"], published)
+    assert direct.returncode == built.returncode == 0, direct.stderr + built.stderr
+    # Equal but for the last bits of a mean: DuckDB sums in whatever order its threads meet.
+    assert_agrees(json.loads(direct.stdout), json.loads(built.stdout))
+
+
+def test_from_store_text_is_the_same_summary(imported_only: Path) -> None:
+    result = run(["process", "receipt", "--from-store"], imported_only)
+    assert result.returncode == 0, result.stderr
+    assert "receipt: 1,434 cases, 8,577 events" in result.stdout
+
+
+def test_from_store_an_unknown_process_names_the_stores_processes(imported_only: Path) -> None:
+    result = run(["process", "nope", "--from-store"], imported_only)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["tongban: unknown process 'nope' (known: receipt) (in the event store)"]
+
+
+def test_an_unpublished_process_points_to_build_or_from_store(imported_only: Path) -> None:
+    result = run(["process", "receipt"], imported_only)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "no warehouse snapshot" in lines[0]
+    assert lines[0].endswith("`tongban build`, or --from-store")
+
+
+def test_from_store_refuses_an_event_the_figures_cannot_rest_on(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    import_log(home, real_log("receipt.csv"), "receipt")
+    # A row no importer writes: an activity without its name, appended behind the store's back.
+    with sqlite3.connect(home / "events.db") as db:
+        stream, version = db.execute(
+            "select stream_id, max(stream_version) from events where process_key = 'receipt'"
+            " group by stream_id order by stream_id limit 1"
+        ).fetchone()
+        db.execute(
+            "insert into events (stream_id, stream_version, stream_type, occurred_at,"
+            " recorded_at, event_type, process_key, process_version, actor_id, actor_role,"
+            " schema_version, payload) values (?, ?, 'imported', '2011-01-01 00:00:00.000000',"
+            " '2026-01-01 00:00:00.000000', 'activity', 'receipt', 1, 'unknown', 'resource', 1,"
+            " '{\"sequence\": 999}')",
+            (stream, version + 1),
+        )
+    result = run(["process", "receipt", "--from-store", "--json"], home)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("tongban: process 'receipt': 1 event(s) fail a check")
+    assert f"(first: {stream} version {version + 1})" in lines[0]
+    assert "`tongban build` runs every data-quality check" in lines[0]

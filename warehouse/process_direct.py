@@ -1,0 +1,139 @@
+"""The process report computed from one process's events, without a build or a publication.
+
+`tongban report process KEY --from-store` reads the events of KEY's streams from the event store
+and hands them here as `raw_events` rows. They are loaded into a private in-memory DuckDB, and
+the very SQL models the warehouse builds run over them (`stg_events__all`, `int_process__steps`,
+`int_process__cases`, `mart_process__summary`, `mart_process__activities`, `mart_process__dfg`),
+so the figures are the published warehouse's by construction, and `process_report` shapes them.
+
+The pipelines' Great Expectations checks do not run here (they take seconds to start and look at
+the whole store). What these figures rest on is checked instead, in SQL over the same rows, and a
+failure refuses the report (`ProcessInputError`) naming the check, how many events fail it and
+the first of them: no two events hold one version of a stream; every event happened after 1990
+and no later than the store recorded it (5 minutes of clock skew allowed); every activity of an
+imported case has its name and its position in the file, and no position appears twice in a
+case; time never runs backwards within an instance of the hall's own processes. The checks on
+the business systems, the catalog and the rest of the workflow log (decisions, tasks, terminal
+events, applicants) are left to the build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import duckdb
+import polars as pl
+
+from warehouse.modeling import run_models
+from warehouse.process_report import UnknownProcessError, process_report
+from warehouse.raw import append_events, ensure_raw_events
+
+PROCESS_MODELS: Final = (
+    "stg_events__all",
+    "int_process__steps",
+    "int_process__cases",
+    "mart_process__summary",
+    "mart_process__activities",
+    "mart_process__dfg",
+)
+CLOCK_SKEW: Final = "5 minutes"  # as the build's `events_occurred_not_after_recorded`
+EARLIEST: Final = "1990-01-01"  # as the build's `events_occurred_after_1990`
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """A condition every event the report reads must meet: `failing` selects the events that do
+    not, as (stream_id, stream_version) from `stg_events__all`."""
+
+    name: str
+    description: str
+    failing: str
+
+
+INPUT_CHECKS: Final = (
+    InputCheck(
+        "stream_version_unique",
+        "two events hold one version of a stream",
+        "select stream_id, stream_version from stg_events__all"
+        " qualify count(*) over (partition by stream_id, stream_version) > 1",
+    ),
+    InputCheck(
+        "occurred_after_1990",
+        "an event happened before 1990",
+        f"select stream_id, stream_version from stg_events__all where occurred_at < '{EARLIEST}'",
+    ),
+    InputCheck(
+        "occurred_not_after_recorded",
+        f"an event happened after the store recorded it (beyond {CLOCK_SKEW} of clock skew)",
+        "select stream_id, stream_version from stg_events__all"
+        f" where occurred_at > recorded_at + interval '{CLOCK_SKEW}'",
+    ),
+    InputCheck(
+        "imported_activity_named",
+        "an activity of an imported case has no activity name or no position in the file",
+        "select stream_id, stream_version from stg_events__all"
+        " where stream_type = 'imported' and event_type = 'activity'"
+        " and (coalesce(trim(activity), '') = '' or sequence is null)",
+    ),
+    InputCheck(
+        "imported_position_unique",
+        "two activities of an imported case hold one position in the file",
+        "select stream_id, stream_version from stg_events__all"
+        " where stream_type = 'imported' and event_type = 'activity' and sequence is not null"
+        " qualify count(*) over (partition by stream_id, sequence) > 1",
+    ),
+    InputCheck(
+        "native_time_not_backwards",
+        "time runs backwards within an instance",
+        "select stream_id, stream_version from stg_events__all where stream_type = 'instance'"
+        " qualify occurred_at < lag(occurred_at)"
+        " over (partition by stream_id order by stream_version)",
+    ),
+)
+
+
+class ProcessInputError(ValueError):
+    """The events of a process fail a check the report relies on; names the check, the count
+    and the first failing event."""
+
+    def __init__(self, process_key: str, check: InputCheck, count: int, first: str) -> None:
+        super().__init__(
+            f"process {process_key!r}: {count:,} event(s) fail a check the report relies on —"
+            f" {check.description} (first: {first}); nothing reported. `tongban build` runs"
+            " every data-quality check and `tongban quality` shows the failing rows"
+        )
+        self.process_key = process_key
+        self.check = check
+        self.count = count
+
+
+def check_inputs(conn: duckdb.DuckDBPyConnection, process_key: str) -> None:
+    """Raise ProcessInputError for the first input check that some event fails."""
+    for check in INPUT_CHECKS:
+        rows = conn.execute(
+            f"select count(*), min(stream_id || ' version ' || stream_version)"
+            f" from ({check.failing})"
+        ).fetchall()
+        count, first = rows[0]
+        if count:
+            raise ProcessInputError(process_key, check, int(count), str(first))
+
+
+def direct_report(events: pl.DataFrame, process_key: str, *, as_of: datetime) -> dict[str, Any]:
+    """The report of `process_key` from its streams' events (a `raw_events` frame, any order);
+    UnknownProcessError (naming no known process: the caller knows its source) without any."""
+    if events.is_empty():
+        raise UnknownProcessError(process_key, [])
+    conn = duckdb.connect(":memory:")
+    try:
+        ensure_raw_events(conn)
+        append_events(conn, events.sort("event_id"), 0)
+        # The staged events first: the checks read them, and a refusal skips the other models.
+        run_models(conn, as_of=as_of, select=PROCESS_MODELS[:1])
+        check_inputs(conn, process_key)
+        run_models(conn, as_of=as_of, select=PROCESS_MODELS[1:])
+        return process_report(conn, process_key)
+    finally:
+        conn.close()
