@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, Engine, and_, bindparam, select, update
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from workflow_core.catalog.loader import Catalog
@@ -71,6 +71,7 @@ from workflow_core.store import event_store
 from workflow_core.store.campaigns import latest_registration, load_campaign
 from workflow_core.store.projections import (
     campaign_row,
+    insert_rows,
     instance_row,
     project_campaign,
     project_instance,
@@ -505,16 +506,7 @@ class WorkflowService:
             return existing
         try:
             with conn.begin_nested():
-                conn.execute(
-                    _INSERT_KEY,
-                    {
-                        "actor_id": user_id,
-                        "idempotency_key": key,
-                        "request_hash": fingerprint,
-                        "response": {},
-                        "created_at": now,
-                    },
-                )
+                insert_rows(conn, idempotency_keys, [_key_row(user_id, key, fingerprint, {}, now)])
         except IntegrityError:
             existing = self._stored_answer(conn, user_id, key, fingerprint)
             if existing is None:  # pragma: no cover - the twin rolled back meanwhile
@@ -525,14 +517,17 @@ class WorkflowService:
     def _stored_answer(
         self, conn: Connection, user_id: str, key: str, fingerprint: str
     ) -> dict[str, Any] | None:
-        row = conn.execute(_SELECT_KEY, {"actor_id": user_id, "idempotency_key": key}).first()
+        dialect = conn.dialect.name
+        row = conn.exec_driver_sql(_SELECT_KEY[dialect], (user_id, key)).first()
         if row is None:
             return None
-        if row.request_hash != fingerprint:
+        request_hash, response = row
+        if request_hash != fingerprint:
             raise IdempotencyKeyReusedError(
                 f"Idempotency-Key {key!r} was already used for a different request"
             )
-        return dict(row.response)
+        # SQLite keeps JSON as text; psycopg parses jsonb itself.
+        return dict(json.loads(response) if dialect == "sqlite" else response)
 
     def _store_answer(
         self,
@@ -544,38 +539,32 @@ class WorkflowService:
         body: dict[str, Any],
     ) -> None:
         if conn.dialect.name == "postgresql":  # claimed by _claim_key
-            conn.execute(
-                _UPDATE_KEY, {"b_actor_id": user_id, "b_idempotency_key": key, "response": body}
-            )
+            conn.exec_driver_sql(_UPDATE_KEY, (json.dumps(body), user_id, key))
         else:
-            conn.execute(
-                _INSERT_KEY,
-                {
-                    "actor_id": user_id,
-                    "idempotency_key": key,
-                    "request_hash": fingerprint,
-                    "response": body,
-                    "created_at": now,
-                },
-            )
+            insert_rows(conn, idempotency_keys, [_key_row(user_id, key, fingerprint, body, now)])
 
 
-# Built once: constructing and cache-keying a statement per command costs more than running it.
-_KEY_MATCHES = and_(
-    idempotency_keys.c.actor_id == bindparam("actor_id"),
-    idempotency_keys.c.idempotency_key == bindparam("idempotency_key"),
-)
-_SELECT_KEY = select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
-    _KEY_MATCHES
-)
-_INSERT_KEY = idempotency_keys.insert()
-_UPDATE_KEY = (
-    update(idempotency_keys)
-    .where(
-        idempotency_keys.c.actor_id == bindparam("b_actor_id"),
-        idempotency_keys.c.idempotency_key == bindparam("b_idempotency_key"),
-    )
-    .values(response=bindparam("response"))
+def _key_row(
+    user_id: str, key: str, fingerprint: str, response: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "actor_id": user_id,
+        "idempotency_key": key,
+        "request_hash": fingerprint,
+        "response": response,
+        "created_at": now,
+    }
+
+
+# Driver SQL, as the projections write theirs: Core's statement and JSON processing cost more
+# than running these. The JSON is `json.dumps`, as the column type binds it.
+_SELECT_KEY: Final = {
+    dialect: "select request_hash, response from idempotency_keys "
+    f"where actor_id = {mark} and idempotency_key = {mark}"
+    for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
+}
+_UPDATE_KEY: Final = (
+    "update idempotency_keys set response = %s where actor_id = %s and idempotency_key = %s"
 )
 
 
