@@ -1,14 +1,17 @@
-"""`tongban report process KEY [--json] [--from-store]`: the process-mining summary of one process.
+"""`tongban report process KEY [--json] [--from-store]`, `tongban report log FILE [--json]`: the
+process-mining summary of one process.
 
-Reads the PUBLISHED warehouse (the snapshot `CURRENT` names), never the pipelines' work database;
-with `--from-store`, the event store's events of KEY, through the warehouse's own process models
-in memory (`tongban.report_store`): a log just imported is reported without a build.
+`process` reads the PUBLISHED warehouse (the snapshot `CURRENT` names), never the pipelines' work
+database; with `--from-store`, the event store's events of KEY, through the warehouse's own
+process models in memory (`tongban.report_store`): a log just imported is reported without a
+build. `log` reports on a XES or CSV file as `import-log` would read it, writing nothing.
 Registered on the `tongban` command group in `tongban/cli.py` (imported when called).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -99,6 +102,83 @@ def _from_store(settings: Settings, key: str) -> dict[str, Any]:
         _fail(f"{exc} (in the event store)" if isinstance(exc, UnknownProcessError) else str(exc))
     except WorkflowError as exc:  # the store cannot be opened
         _fail(exc.message)
+
+
+@report.command("log")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--process-key",
+    "process_key",
+    default=None,
+    help="The name the report gives the process  [default: from the file name]",
+)
+@click.option(
+    "--format",
+    "log_format",
+    type=click.Choice(["xes", "csv"]),
+    default=None,
+    help="Default: from the file name (.xes, .xes.gz → xes; .csv → csv).",
+)
+@click.option("--case", default=None, help="Case id column  [CSV: case:concept:name; XES trace]")
+@click.option("--activity", default=None, help="Activity column  [concept:name]")
+@click.option("--timestamp", default=None, help="Timestamp column  [time:timestamp]")
+@click.option("--resource", default=None, help="Resource column  [org:resource]")
+@click.option("--group", default=None, help="Group (department) column  [org:group]")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--top", default=TOP, show_default=True, help="Activities and DFG edges shown.")
+def log(
+    path: Path,
+    process_key: str | None,
+    log_format: str | None,
+    case: str | None,
+    activity: str | None,
+    timestamp: str | None,
+    resource: str | None,
+    group: str | None,
+    as_json: bool,
+    top: int,
+) -> None:
+    """The report of a XES or CSV event log, read and checked as `tongban import-log` reads it,
+    without importing it: nothing is written."""
+    from tongban.report_store import log_report
+    from warehouse.process_direct import ProcessInputError
+    from workflow_core.importing.model import LogColumns, LogImportError
+
+    name = path.name.lower()
+    if log_format is None:
+        if name.endswith((".xes", ".xes.gz")):
+            log_format = "xes"
+        elif name.endswith(".csv"):
+            log_format = "csv"
+        else:
+            _fail(f"{path.name}: cannot tell the format; pass --format xes|csv")
+    given = {
+        "case": case,
+        "activity": activity,
+        "timestamp": timestamp,
+        "resource": resource,
+        "group": group,
+    }
+    named = {role: value for role, value in given.items() if value is not None}
+    columns = LogColumns(**named, explicit=frozenset(named))
+    key = process_key or default_process_key(path)
+    try:
+        result = log_report(path, key, log_format, columns)
+    except (LogImportError, ProcessInputError) as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print(result, top)
+
+
+def default_process_key(path: Path) -> str:
+    """`BPIC 2012.xes.gz` → `bpic_2012`: the file's name without its log suffixes, as a key."""
+    stem = path.name.lower()
+    for suffix in (".gz", ".xes", ".csv"):
+        stem = stem.removesuffix(suffix)
+    key = re.sub(r"[^a-z0-9_]+", "_", stem).strip("_")[:40]
+    return key if len(key) >= 2 else "log"
 
 
 def _print(result: dict[str, Any], top: int) -> None:

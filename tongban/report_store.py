@@ -1,14 +1,17 @@
-"""`tongban report process KEY --from-store`: the report computed from the event store directly.
+"""Process reports computed without a build: from the event store, or from a log file.
 
-Reads every event of the streams that belong to KEY (a stream's events all count, as the
-warehouse's `int_process__steps` takes a stream's process from any of its events) through the
-driver, as the pipelines' extract does, and hands them to `warehouse.process_direct`, which runs
-the warehouse's own process models over them in memory. No build, no publication, no Dagster.
+`tongban report process KEY --from-store` reads every event of the streams that belong to KEY (a
+stream's events all count, as the warehouse's `int_process__steps` takes a stream's process from
+any of its events) through the driver, as the pipelines' extract does. `tongban report log FILE`
+reads and validates the file with the importer's reader, and makes the very rows an import would
+write, in memory. Either way `warehouse.process_direct` runs the warehouse's own process models
+over those rows in memory. No build, no publication, no Dagster.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
@@ -17,6 +20,10 @@ from sqlalchemy import Engine
 from warehouse.process_direct import direct_report
 from warehouse.process_report import UnknownProcessError
 from warehouse.raw import RAW_EVENTS_SCHEMA
+from workflow_core.importing.csv_log import read_csv
+from workflow_core.importing.loader import EVENT_COLUMNS, log_values
+from workflow_core.importing.model import LogColumns, ParsedLog
+from workflow_core.importing.xes import read_xes
 
 _COLUMNS: Final = ", ".join(RAW_EVENTS_SCHEMA)
 _SQLITE: Final = (
@@ -45,6 +52,10 @@ def read_process_events(engine: Engine, process_key: str) -> pl.DataFrame:
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(_SQLITE if sqlite else _POSTGRESQL, (process_key,)).fetchall()
     frame = pl.DataFrame([tuple(row) for row in rows], schema=_TEXT_TIMES, orient="row")
+    return _times(frame, sqlite)
+
+
+def _times(frame: pl.DataFrame, sqlite: bool) -> pl.DataFrame:
     if sqlite:
         return frame.with_columns(
             pl.col("occurred_at", "recorded_at").str.to_datetime(
@@ -52,6 +63,27 @@ def read_process_events(engine: Engine, process_key: str) -> pl.DataFrame:
             )
         )
     return frame.with_columns(pl.col("occurred_at", "recorded_at").str.to_datetime(time_unit="us"))
+
+
+def log_events(log: ParsedLog, process_key: str, *, now: datetime) -> pl.DataFrame:
+    """The rows an import of `log` would write to a SQLite store, numbered from 1, as a
+    `raw_events` frame."""
+    rows = list(log_values(log, process_key, now=now))
+    schema = {name: _TEXT_TIMES[name] for name in EVENT_COLUMNS}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    frame = frame.with_columns(pl.int_range(1, len(rows) + 1, dtype=pl.Int64).alias("event_id"))
+    return _times(frame.select(list(RAW_EVENTS_SCHEMA)), sqlite=True)
+
+
+def log_report(
+    path: Path, process_key: str, log_format: str, columns: LogColumns | None = None
+) -> dict[str, Any]:
+    """The report of the log at `path` (xes or csv), read and validated as `tongban import-log`
+    reads it; LogImportError names what is wrong with the file."""
+    log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
+    now = datetime.now(UTC)
+    events = log_events(log, process_key, now=now)
+    return direct_report(events, process_key, as_of=now)
 
 
 def store_processes(engine: Engine) -> list[str]:

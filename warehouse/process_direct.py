@@ -6,6 +6,11 @@ the very SQL models the warehouse builds run over them (`stg_events__all`, `int_
 `int_process__cases`, `mart_process__summary`, `mart_process__activities`, `mart_process__dfg`),
 so the figures are the published warehouse's by construction, and `process_report` shapes them.
 
+Staging is narrowed to what those models and the checks read: `stg_events__all` is made from the
+staging model's own expressions for those columns only (its other two dozen JSON extractions took
+2 of the 3 seconds of BPIC 2012's models); if the models ever read a column the narrowed table
+lacks, the whole staging model runs instead.
+
 The pipelines' Great Expectations checks do not run here (they take seconds to start and look at
 the whole store). What these figures rest on is checked instead, in SQL over the same rows, and a
 failure refuses the report (`ProcessInputError`) naming the check, how many events fail it and
@@ -19,6 +24,7 @@ events, applicants) are left to the build.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -26,9 +32,9 @@ from typing import Any, Final
 import duckdb
 import polars as pl
 
-from warehouse.modeling import run_models
+from warehouse.modeling import EVENTS_MODEL, ModelError, load_models, run_models
 from warehouse.process_report import UnknownProcessError, process_report
-from warehouse.raw import append_events, ensure_raw_events
+from warehouse.raw import RAW_EVENTS_COLUMNS
 
 PROCESS_MODELS: Final = (
     "stg_events__all",
@@ -37,6 +43,20 @@ PROCESS_MODELS: Final = (
     "mart_process__summary",
     "mart_process__activities",
     "mart_process__dfg",
+)
+# The staged columns the process models and the input checks read.
+STAGED_COLUMNS: Final = (
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "stream_type",
+    "occurred_at",
+    "recorded_at",
+    "event_type",
+    "process_key",
+    "node_key",
+    "activity",
+    "sequence",
 )
 CLOCK_SKEW: Final = "5 minutes"  # as the build's `events_occurred_not_after_recorded`
 EARLIEST: Final = "1990-01-01"  # as the build's `events_occurred_after_1990`
@@ -109,6 +129,31 @@ class ProcessInputError(ValueError):
         self.count = count
 
 
+_SELECTED = re.compile(r"(?:(?P<expr>.+?)\s+as\s+)?(?P<name>[a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+
+def narrow_staging_sql(columns: tuple[str, ...]) -> str | None:
+    """`stg_events__all`'s select over `raw_events`, keeping only `columns`, each computed by the
+    staging model's own expression; None when the model's `final` select is not one item a line
+    naming them all (then the whole model must run)."""
+    model = next(m for m in load_models() if m.name == EVENTS_MODEL)
+    _, found_final, tail = model.sql.partition("final as (")
+    if not found_final:
+        return None
+    expressions: dict[str, str] = {}
+    for line in tail.splitlines():
+        item = line.split("--", 1)[0].strip().rstrip(",").strip()
+        match = _SELECTED.fullmatch(item) if item else None
+        if match:
+            expressions[match["name"]] = match["expr"] or match["name"]
+    if not set(columns) <= expressions.keys():
+        return None
+    selected = ",\n    ".join(
+        name if expressions[name] == name else f"{expressions[name]} as {name}" for name in columns
+    )
+    return f"select\n    {selected}\nfrom raw_events"
+
+
 def check_inputs(conn: duckdb.DuckDBPyConnection, process_key: str) -> None:
     """Raise ProcessInputError for the first input check that some event fails."""
     for check in INPUT_CHECKS:
@@ -126,14 +171,26 @@ def direct_report(events: pl.DataFrame, process_key: str, *, as_of: datetime) ->
     UnknownProcessError (naming no known process: the caller knows its source) without any."""
     if events.is_empty():
         raise UnknownProcessError(process_key, [])
+    if events.columns != list(RAW_EVENTS_COLUMNS):
+        raise ValueError(f"event columns {events.columns} differ from raw_events'")
     conn = duckdb.connect(":memory:")
     try:
-        ensure_raw_events(conn)
-        append_events(conn, events.sort("event_id"), 0)
-        # The staged events first: the checks read them, and a refusal skips the other models.
-        run_models(conn, as_of=as_of, select=PROCESS_MODELS[:1])
+        # The frame itself stands for raw_events (copying it into a table cost 0.4 s of 2).
+        conn.register("raw_events", events)
+        narrow = narrow_staging_sql(STAGED_COLUMNS)
+        if narrow is not None:
+            conn.execute(f"create table {EVENTS_MODEL} as\n{narrow}")
+        else:
+            run_models(conn, as_of=as_of, select=PROCESS_MODELS[:1])
+        # The staged events are checked before anything is built from them.
         check_inputs(conn, process_key)
-        run_models(conn, as_of=as_of, select=PROCESS_MODELS[1:])
+        try:
+            run_models(conn, as_of=as_of, select=PROCESS_MODELS[1:])
+        except ModelError:
+            if narrow is None:
+                raise
+            # A process model reads a staged column the narrowed table lacks: stage it whole.
+            run_models(conn, as_of=as_of, select=PROCESS_MODELS, full=True)
         return process_report(conn, process_key)
     finally:
         conn.close()

@@ -1,5 +1,4 @@
-"""tongban report process: receipt log as text and JSON, published or from the store; errors in
-one line."""
+"""tongban report: receipt as text and JSON, published, from the store or a file; 1-line errors."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from tests.warehouse.test_process_report import (
     import_log,
 )
 from tests.workflow_core.importing.conftest import real_log
+from tongban.report_cli import default_process_key
 from warehouse.paths import WarehousePaths
 from warehouse.raw import events_cursor
 
@@ -169,3 +169,49 @@ def test_from_store_refuses_an_event_the_figures_cannot_rest_on(tmp_path: Path) 
     assert lines[0].startswith("tongban: process 'receipt': 1 event(s) fail a check")
     assert f"(first: {stream} version {version + 1})" in lines[0]
     assert "`tongban build` runs every data-quality check" in lines[0]
+
+
+# --- report log: a file, read as import-log reads it, nothing written --------------------------
+
+
+def test_a_log_file_equals_the_pm4py_figures_and_writes_nothing(tmp_path: Path) -> None:
+    result = run(["log", str(real_log("receipt.csv")), "--json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["process_key"] == "receipt"
+    reference = json.loads((FIXTURES / "pm4py_receipt.json").read_text(encoding="utf-8"))
+    assert_agrees(report, reference)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_log_file_and_its_import_report_the_same(imported_only: Path, tmp_path: Path) -> None:
+    direct = run(["log", str(real_log("receipt.csv")), "--json"], tmp_path)
+    stored = run(["process", "receipt", "--from-store", "--json"], imported_only)
+    assert direct.returncode == stored.returncode == 0, direct.stderr + stored.stderr
+    assert_agrees(json.loads(direct.stdout), json.loads(stored.stdout))
+
+
+def test_a_broken_log_file_fails_in_one_line_naming_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "case:concept:name,concept:name,time:timestamp\n"
+        "c1,register,2024-03-01T09:00:00+08:00\n"
+        "c1,decide,yesterday\n",
+        encoding="utf-8",
+    )
+    result = run(["log", str(path), "--process-key", "bad_log"], tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["tongban: bad.csv: row 2 (line 3): unparsable timestamp 'yesterday'"]
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("bpic2012.xes.gz", "bpic2012"),
+        ("BPI Challenge 2017.xes", "bpi_challenge_2017"),
+        ("x.csv", "log"),
+    ],
+)
+def test_the_default_process_key_comes_from_the_file_name(name: str, key: str) -> None:
+    assert default_process_key(Path(name)) == key

@@ -10,9 +10,15 @@ import polars as pl
 import pytest
 
 from tests.warehouse.test_process_report import AS_OF, HAND_MADE, PROCESS_MODELS, event, frame
+from warehouse import process_direct
 from warehouse.modeling import run_models
 from warehouse.process_direct import PROCESS_MODELS as DIRECT_MODELS
-from warehouse.process_direct import ProcessInputError, direct_report
+from warehouse.process_direct import (
+    STAGED_COLUMNS,
+    ProcessInputError,
+    direct_report,
+    narrow_staging_sql,
+)
 from warehouse.process_report import UnknownProcessError, process_report
 from warehouse.raw import RAW_EVENTS_SCHEMA, append_events, ensure_raw_events
 
@@ -108,3 +114,32 @@ def test_an_event_after_it_was_recorded_is_refused() -> None:
 def test_time_running_backwards_in_an_instance_is_refused() -> None:
     rows = [*HAND_MADE, event(16, "c", 2, 1900, "withdrawn")]  # c was submitted at 2000
     refused(rows, "enrollment_certificate", r"time runs backwards within an instance")
+
+
+def test_narrowed_staging_is_the_staging_models_columns(tmp_path: Path) -> None:
+    conn = duckdb.connect(str(tmp_path / "work.duckdb"))
+    ensure_raw_events(conn)
+    append_events(conn, frame(HAND_MADE), 0)
+    run_models(conn, as_of=AS_OF, select=PROCESS_MODELS[:1])
+    narrow = narrow_staging_sql(STAGED_COLUMNS)
+    assert narrow is not None
+    columns = ", ".join(STAGED_COLUMNS)
+    whole = conn.execute(f"select {columns} from stg_events__all order by event_id").fetchall()
+    narrowed = conn.execute(f"select * from ({narrow}) order by event_id").fetchall()
+    conn.close()
+    assert narrowed == whole
+    assert any(row[STAGED_COLUMNS.index("activity")] == "check" for row in narrowed)
+
+
+def test_a_column_staging_does_not_name_cannot_be_narrowed() -> None:
+    assert narrow_staging_sql((*STAGED_COLUMNS, "no_such_column")) is None
+
+
+def test_a_model_reading_an_unstaged_column_gets_the_whole_staging(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # int_process__steps reads node_key: narrowed without it, the models fail, then run whole.
+    without = tuple(name for name in STAGED_COLUMNS if name != "node_key")
+    monkeypatch.setattr(process_direct, "STAGED_COLUMNS", without)
+    direct = direct_report(frame(HAND_MADE), "enrollment_certificate", as_of=AS_OF)
+    assert direct == built_report(HAND_MADE, "enrollment_certificate", tmp_path / "work.duckdb")

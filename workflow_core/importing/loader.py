@@ -236,19 +236,11 @@ def import_log(
         batch: list[tuple[Any, ...]] = []
         names: dict[str, str] = {}
         for stream_id, case in streams:
-            first = case_imported(log, case, import_key)
-            instance_rows.append(instance_row(imported_state(stream_id, first, case)))
-            first_row = to_row(
-                first,
-                stream_id=stream_id,
-                stream_version=1,
-                stream_type=STREAM_TYPE,
-                process_key=process_key,
-                process_version=PROCESS_VERSION,
-                recorded_at=now,
+            first, rows = case_values(
+                log, case, stream_id, process_key, import_key, now, sqlite, names
             )
-            batch.append(driver_values(first_row, sqlite))
-            batch.extend(activity_values(stream_id, case, process_key, now, sqlite, names))
+            instance_rows.append(instance_row(imported_state(stream_id, first, case)))
+            batch.extend(rows)
             written += len(case.events)
             if len(batch) >= BATCH:
                 _insert_events(conn, batch)
@@ -264,7 +256,47 @@ def import_log(
     return summary
 
 
+def case_values(
+    log: ParsedLog,
+    case: ParsedCase,
+    stream_id: str,
+    process_key: str,
+    import_key: str,
+    now: datetime,
+    sqlite: bool,
+    names: dict[str, str],
+) -> tuple[CaseImported, list[tuple[Any, ...]]]:
+    """A case's first event, and the driver's tuples of all its events (`EVENT_COLUMNS`)."""
+    first = case_imported(log, case, import_key)
+    first_row = to_row(
+        first,
+        stream_id=stream_id,
+        stream_version=1,
+        stream_type=STREAM_TYPE,
+        process_key=process_key,
+        process_version=PROCESS_VERSION,
+        recorded_at=now,
+    )
+    rows = [driver_values(first_row, sqlite)]
+    rows.extend(activity_values(stream_id, case, process_key, now, sqlite, names))
+    return first, rows
+
+
+def log_values(log: ParsedLog, process_key: str, *, now: datetime) -> Iterator[tuple[Any, ...]]:
+    """Every event row an import of `log` as `process_key` writes on SQLite, in the order it
+    writes them (`EVENT_COLUMNS`; ids are the store's), without a store: what `tongban report
+    log` reports on."""
+    validate_process_key(process_key)
+    if not log.cases:
+        raise LogImportError(f"{log.source}: no cases with events; nothing to report")
+    import_key = import_key_of(process_key, log.sha256)
+    names: dict[str, str] = {}
+    for stream_id, case in _streams(log, process_key):
+        yield from case_values(log, case, stream_id, process_key, import_key, now, True, names)[1]
+
+
 _COLUMNS = [column.name for column in events.columns if column.name != "event_id"]
+EVENT_COLUMNS = tuple(_COLUMNS)  # the order of a driver tuple's values
 _DATETIMES = frozenset({"occurred_at", "recorded_at"})
 
 

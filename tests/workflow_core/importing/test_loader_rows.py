@@ -1,21 +1,28 @@
-"""The loader's fast paths write exactly what the store's serializer and `evolve` would."""
+"""The loader's fast paths, and a file's report, see just what the serializer and evolve write."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from workflow_core.domain.evolve import fold
+from workflow_core.importing.csv_log import read_csv
 from workflow_core.importing.loader import (
+    EVENT_COLUMNS,
     STREAM_TYPE,
     activity_values,
     case_events,
     case_imported,
     driver_values,
+    import_log,
     imported_state,
+    log_values,
 )
 from workflow_core.importing.model import ParsedCase, ParsedEvent, ParsedLog
+from workflow_core.store.db import make_engine
+from workflow_core.store.migrate import upgrade
 from workflow_core.store.projections import instance_row
 from workflow_core.store.serialization import to_row
 
@@ -75,3 +82,25 @@ def test_the_imported_state_is_what_evolve_folds() -> None:
     assert instance_row(direct) == instance_row(folded)
     assert folded.submitted_at == T0 and folded.closed_at == T0 + timedelta(minutes=9)
     assert folded.process_key == "bpic" and folded.status.terminal
+
+
+def test_log_values_are_the_rows_an_import_writes(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.csv"
+    path.write_text(
+        "case:concept:name,concept:name,time:timestamp,org:resource,org:group,amount\n"
+        "c1,register,2024-03-01T09:00:00+08:00,r1,g1,5\n"
+        "c2,register,2024-03-01T09:30:00+08:00,r2,,\n"
+        "c1,decide,2024-03-01T10:00:00+08:00,,g1,\n",
+        encoding="utf-8",
+    )
+    log = read_csv(path)
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    engine = make_engine(f"sqlite:///{tmp_path / 'events.db'}")
+    upgrade(engine)
+    import_log(engine, log, "tiny", now=now)
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            f"select {', '.join(EVENT_COLUMNS)} from events order by event_id"
+        ).fetchall()
+    engine.dispose()
+    assert [tuple(row) for row in stored] == list(log_values(log, "tiny", now=now))
