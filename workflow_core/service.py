@@ -257,6 +257,10 @@ class WorkflowService:
                 after = evolve(after, event)
             if new_events:
                 project_instance(conn, state, after)
+            # Before the append: on PostgreSQL every append waits while this one holds its lock.
+            view = instance_view(
+                instance_row(after), [task_row(instance_id, t) for t in after.tasks], process
+            )
             stored = event_store.append(
                 conn,
                 stream_id=instance_id,
@@ -267,15 +271,7 @@ class WorkflowService:
                 process_version=process.version,
                 recorded_at=self.clock(),
             )
-            body = {
-                "instance": instance_view(
-                    instance_row(after),
-                    [task_row(instance_id, t) for t in after.tasks],
-                    process,
-                ),
-                "events": [event_view(s) for s in stored],
-            }
-            return body
+            return {"instance": view, "events": [event_view(s) for s in stored]}
 
         return self._transact(user_id, instance_id, idempotency_key, fingerprint, occurred_at, work)
 
@@ -356,6 +352,7 @@ class WorkflowService:
             for event in new_events:
                 state = evolve_campaign(state, event)
             project_campaign(conn, state)
+            view = campaign_view(campaign_row(state))
             stored = event_store.append(
                 conn,
                 stream_id=campaign_id,
@@ -366,11 +363,7 @@ class WorkflowService:
                 process_version=None,
                 recorded_at=self.clock(),
             )
-            body = {
-                "campaign": campaign_view(campaign_row(state)),
-                "events": [event_view(s) for s in stored],
-            }
-            return body
+            return {"campaign": view, "events": [event_view(s) for s in stored]}
 
         return self._transact(user_id, campaign_id, idempotency_key, fingerprint, occurred_at, work)
 

@@ -114,11 +114,10 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert prepared event rows under the ordering lock; returns their ids in order."""
     if not rows:
         return []
-    lock_appends(conn)
     try:
-        if conn.dialect.name == "sqlite":
+        if conn.dialect.name == "sqlite":  # SQLite's one writer orders the appends
             return _append_rows_sqlite(conn, rows)
-        return _append_rows_postgresql(conn, rows)
+        return _append_rows_postgresql(conn, rows)  # takes the append lock with the ids
     except IntegrityError as exc:
         if _is_version_clash(exc):
             streams = sorted({row["stream_id"] for row in rows})
@@ -137,8 +136,13 @@ _POSTGRESQL_INSERT_EVENTS = (
     f"insert into events (event_id, {', '.join(_EVENT_COLUMNS)}) "
     f"values ({', '.join('%s' for _ in range(len(_EVENT_COLUMNS) + 1))})"
 )
-_NEXT_EVENT_IDS = text(
-    "select nextval(pg_get_serial_sequence('events', 'event_id')) from generate_series(1, :n)"
+# The append lock and the new ids in one round trip: the lock is held until commit, so every
+# round trip after it lengthens the time all other appends wait. The fenced subquery (OFFSET 0
+# keeps the planner from merging it) yields its row, taking the lock, before the projection
+# above the join draws any id.
+_LOCK_AND_NEXT_EVENT_IDS = (
+    "select nextval(pg_get_serial_sequence('events', 'event_id')) "
+    "from (select pg_advisory_xact_lock(%s) offset 0) as appending, generate_series(1, %s)"
 )
 
 
@@ -166,7 +170,8 @@ def _append_rows_postgresql(conn: Connection, rows: Sequence[dict[str, Any]]) ->
     drawn while this transaction holds the append lock, so they stay in commit order (the
     feed's guarantee) exactly as the column default would have drawn them.
     """
-    ids = sorted(int(i) for i in conn.execute(_NEXT_EVENT_IDS, {"n": len(rows)}).scalars())
+    drawn = conn.exec_driver_sql(_LOCK_AND_NEXT_EVENT_IDS, (APPEND_LOCK_KEY, len(rows)))
+    ids = sorted(int(i) for i in drawn.scalars())
     bind = driver_binder("postgresql", events, _EVENT_COLUMNS)
     conn.exec_driver_sql(
         _POSTGRESQL_INSERT_EVENTS,
