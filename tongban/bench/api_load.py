@@ -3,8 +3,10 @@
 Each client is a thread with one kept-alive connection (`HallClient`). It submits a request as
 an eligible applicant, then approves the instance's open tasks one by one, each as one of its
 assignees, until none is left; then it submits the next. Every submit and every approve is one
-command. The forms are made before the load starts, so the clients spend their time on the
-wire, not in form generation (they share two cores with the server).
+command. The HTTP floor (`run_floor`) runs the same number of clients against the health check
+instead: what the HTTP stack alone allows. The forms are made before the load starts, so the
+clients spend their time on the wire, not in form generation (they share two cores with the
+server).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from workflow_core.errors import FormValidationError, WorkflowError
 APPROVE_BODY: Final = {"comment": "同意"}
 FORM_TRIES: Final = 4  # a random form may miss a cross-field rule: draw again a few times
 UNREACHABLE_PAUSE: Final = 0.1  # a client whose server went away does not spin
+# The HTTP floor's endpoint: public, no body, one indexed read (the store's high-water mark).
+FLOOR_PATH: Final = "/healthz"
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,78 @@ def _next_open_task(instance: object) -> Mapping[str, Any] | None:
         if task.get("status") == "open":
             return task  # type: ignore[no-any-return]
     return None
+
+
+class FloorClient(threading.Thread):
+    """One client of the HTTP floor: GET `path` (no caller, no body) again and again on its
+    kept-alive connection, until told to stop."""
+
+    def __init__(self, base_url: str, path: str, name: str, stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self.client = HallClient(base_url, delays=(), timeout=60.0)
+        self.path = path
+        self.stop_event = stop
+        self.record = ClientRecord()
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                started = time.monotonic()
+                try:
+                    self.client.request("GET", self.path, None, retry=False)
+                except ApiRefusedError as exc:
+                    self._failed(f"floor:{exc.status}:{exc.code}", exc.message)
+                    continue
+                except ApiUnreachableError as exc:
+                    self._failed("floor:unreachable", exc.message)
+                    time.sleep(UNREACHABLE_PAUSE)
+                    continue
+                finished = time.monotonic()
+                self.record.finished.append(finished)
+                self.record.latencies.append(finished - started)
+                self.record.kinds.append("floor")
+        finally:
+            self.client.close()
+
+    def _failed(self, what: str, message: str) -> None:
+        self.record.errors.append(what)
+        self.record.messages.setdefault(what, message)
+
+
+def run_floor(
+    base_url: str,
+    *,
+    clients: int,
+    warmup_s: float,
+    duration_s: float,
+    path: str = FLOOR_PATH,
+    server_cpu: Callable[[], float] = lambda: 0.0,
+) -> LoadWindow:
+    """The HTTP floor: `clients` clients requesting a trivial endpoint, `warmup_s` unmeasured,
+    then `duration_s` measured. What the server, its HTTP stack and these clients allow on this
+    machine with no command behind them; its window counts requests as `commands`."""
+    stop = threading.Event()
+    threads = [FloorClient(base_url, path, f"floor-client-{i}", stop) for i in range(clients)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(warmup_s)
+        cpu_before, client_before = server_cpu(), time.process_time()
+        opened = time.monotonic()
+        time.sleep(duration_s)
+        closed = time.monotonic()
+        cpu_after, client_after = server_cpu(), time.process_time()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return _window(
+        [t.record for t in threads],
+        opened,
+        closed,
+        0,
+        cpu=(cpu_after - cpu_before, client_after - client_before),
+    )
 
 
 def high_water_mark(client: HallClient) -> int:

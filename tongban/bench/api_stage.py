@@ -5,7 +5,9 @@ approve every task of each to its end (`api_load`), against `tongban api` (gunic
 default workers and threads) on a fresh event store per run and database. The limit, measured
 in the same run on the same kind of database, is one bare SQLAlchemy Core insert + commit per
 event into a table shaped like `events`: what one writer gets with no API, no decision and no
-projection around it.
+projection around it. The HTTP floor, measured in the same run against the same server with the
+same number of clients, is its health check (`GET /healthz`: no caller, no body, one indexed
+read): what gunicorn, Flask and the clients alone allow on this machine.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from typing import Any, Final
 from sqlalchemy import Engine, Index, MetaData, Table, UniqueConstraint, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from tongban.bench.api_load import LoadWindow, Submission, plan_submissions, run_load
+from tongban.bench.api_load import (
+    FLOOR_PATH,
+    LoadWindow,
+    Submission,
+    plan_submissions,
+    run_floor,
+    run_load,
+)
 from tongban.bench.harness import BenchContext, tongban_command
 from tongban.bench.processes import descendants, free_port, serving
 from tongban.bench.results import StageResult, percentile, spread
@@ -42,6 +51,7 @@ CLIENTS: Final = 32
 WARMUP_S: Final = 2.0
 DURATION_S: Final = {"small": 5.0, "demo": 20.0, "large": 20.0}
 BARE_S: Final = {"small": 1.0, "demo": 3.0, "large": 3.0}
+FLOOR_WARMUP_S: Final = 1.0  # the server is warm already: the clients only connect
 SUBMISSIONS: Final = 4_000  # planned forms, cycled: more than a run submits at the target rate
 TARGETS: Final = {"sqlite": 1_000.0, "postgresql": 600.0}
 LABELS: Final = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -55,10 +65,25 @@ def run(context: BenchContext) -> StageResult:
 
 @dataclass(frozen=True)
 class RunFigures:
-    """One run on one database: the API under load and the bare insert beside it."""
+    """One run on one database: the API under load, the HTTP floor on the same server, and the
+    bare insert beside them."""
 
     load: LoadWindow
     bare_events_per_s: float
+    floor: LoadWindow | None = None
+
+    @property
+    def floor_requests_per_s(self) -> float:
+        return self.floor.commands / self.floor.seconds if self.floor else 0.0
+
+    @property
+    def floor_server_cpu_ms_per_request(self) -> float:
+        floor = self.floor
+        return 1000 * floor.server_cpu_s / floor.commands if floor and floor.commands else 0.0
+
+    def floor_latency_ms(self, share: float) -> float:
+        floor = self.floor
+        return 1000 * percentile(floor.latencies_s, share) if floor and floor.latencies_s else 0.0
 
     @property
     def commands_per_s(self) -> float:
@@ -88,6 +113,7 @@ class Plan:
     bare_s: float
     warmup_s: float = WARMUP_S
     clients: int = CLIENTS
+    floor_s: float = 0.0  # the HTTP floor's window; 0: half the load's
     # Extra `tongban api` options (e.g. "--threads", "4"), to compare settings by hand; the
     # stage itself measures the server as it ships.
     server_args: tuple[str, ...] = ()
@@ -102,9 +128,11 @@ def measure(
     clients: int = CLIENTS,
     databases: Sequence[str] = ("sqlite", "postgresql"),
     server_args: Sequence[str] = (),
+    floor_s: float | None = None,
 ) -> StageResult:
     """The stage with its durations given (a test keeps them short)."""
-    plan = Plan(duration_s, bare_s, warmup_s, clients, tuple(server_args))
+    floor = duration_s / 2 if floor_s is None else floor_s
+    plan = Plan(duration_s, bare_s, warmup_s, clients, floor, tuple(server_args))
     ensure_directory(context)
     notes: list[str] = []
     kinds = [kind for kind in databases if kind == "sqlite" or _pg_usable(context, notes)]
@@ -143,13 +171,13 @@ def _one_run(
     scratch.mkdir(parents=True)
     try:
         with fresh_store(context, kind, scratch) as url:
-            load = _load_api(context, kind, number, url, scratch, submissions, plan)
+            load, floor = _load_api(context, kind, number, url, scratch, submissions, plan)
             # Beside the store, never in it: the same database kind, server and settings.
             bare_url = _sqlite_url(scratch / "bare.db") if kind == "sqlite" else url
             bare = bare_insert_events_per_s(bare_url, plan.bare_s)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return RunFigures(load, bare)
+    return RunFigures(load, bare, floor)
 
 
 @contextlib.contextmanager
@@ -200,7 +228,8 @@ def _load_api(
     scratch: Path,
     submissions: Sequence[Submission],
     plan: Plan,
-) -> LoadWindow:
+) -> tuple[LoadWindow, LoadWindow]:
+    """The commands' load, then the HTTP floor, on one server."""
     port = free_port()
     env = context.env(
         home=scratch,
@@ -211,7 +240,7 @@ def _load_api(
     command = tongban_command("api", "--host", "127.0.0.1", "--port", str(port), *plan.server_args)
     log = context.logs / f"api-{context.size}-{kind}-{number}.log"
     with serving("tongban api", command, env, log, base_url, ready_path="/healthz") as server:
-        return run_load(
+        load = run_load(
             base_url,
             submissions,
             clients=plan.clients,
@@ -220,6 +249,14 @@ def _load_api(
             key_prefix=f"bench-{kind}-{number}-{os.getpid()}",
             server_cpu=lambda: tree_cpu_seconds(server.pid),
         )
+        floor = run_floor(
+            base_url,
+            clients=plan.clients,
+            warmup_s=min(FLOOR_WARMUP_S, plan.warmup_s),
+            duration_s=plan.floor_s,
+            server_cpu=lambda: tree_cpu_seconds(server.pid),
+        )
+    return load, floor
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -340,6 +377,9 @@ def _run_line(kind: str, run: RunFigures) -> str:
         f"p50 {run.latency_ms(0.5):.0f} ms, p99 {run.latency_ms(0.99):.0f} ms, "
         f"{errors} errors, {load.conflicts} conflicts, "
         f"server CPU {run.server_cpu_ms_per_command:.1f} ms/cmd; "
+        f"HTTP floor {run.floor_requests_per_s:,.0f} req/s "
+        f"(p99 {run.floor_latency_ms(0.99):.0f} ms, "
+        f"server CPU {run.floor_server_cpu_ms_per_request:.2f} ms/req); "
         f"bare insert {run.bare_events_per_s:,.0f} ev/s"
     )
 
@@ -370,6 +410,35 @@ def _database_figures(runs: Sequence[RunFigures]) -> dict[str, Any]:
         # Per run: the API and its limit shared the run's machine load.
         "commands_vs_bare": spread([r.commands_per_s / r.bare_events_per_s for r in runs]),
         "events_vs_bare": spread([r.events_per_s / r.bare_events_per_s for r in runs]),
+        "http_floor": _floor_figures(runs),
+        "commands_vs_http_floor": spread(
+            [r.commands_per_s / r.floor_requests_per_s for r in runs if r.floor_requests_per_s]
+            or [0.0]
+        ),
+    }
+
+
+def _floor_figures(runs: Sequence[RunFigures]) -> dict[str, Any]:
+    """The HTTP floor of the runs: the same clients against the health check, same server."""
+    floors = [r.floor for r in runs if r.floor is not None]
+    errors: Counter[str] = Counter()
+    messages: dict[str, str] = {}
+    for floor in floors:
+        errors.update(floor.errors)
+        messages.update((k, v) for k, v in floor.messages.items() if k not in messages)
+    measured = [r for r in runs if r.floor is not None] or list(runs)
+    return {
+        "path": FLOOR_PATH,
+        "requests_per_s": spread([r.floor_requests_per_s for r in measured], 1),
+        "p50_ms": spread([r.floor_latency_ms(0.5) for r in measured], 1),
+        "p99_ms": spread([r.floor_latency_ms(0.99) for r in measured], 1),
+        "server_cpu_ms_per_request": spread(
+            [r.floor_server_cpu_ms_per_request for r in measured], 3
+        ),
+        "requests": [f.commands for f in floors],
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors.most_common()),
+        "error_messages": messages,
     }
 
 
@@ -407,12 +476,19 @@ def _result(
             notes.append(
                 f"{LABELS[kind]}: {measured['errors']} failed commands {measured['error_kinds']}"
             )
+        floor = measured["http_floor"]
+        if floor["errors"]:
+            notes.append(
+                f"{LABELS[kind]}: {floor['errors']} failed requests to the HTTP floor's "
+                f"{floor['path']} {floor['error_kinds']}"
+            )
     figures: dict[str, Any] = {
         **per_db,
         "clients": plan.clients,
         "duration_s": plan.duration_s,
         "warmup_s": plan.warmup_s,
         "bare_insert_s": plan.bare_s,
+        "http_floor_s": plan.floor_s,
         "server": _server_figures(plan.server_args),
         "runs": context.times(small=1, demo=3, large=3),
     }
@@ -451,4 +527,15 @@ def _peer_words(per_db: dict[str, dict[str, Any]]) -> str:
         f"{short[k]} {f['bare_insert_events_per_s']['median']:,.0f} ev/s" for k, f in per_db.items()
     )
     shares = " / ".join(f"{f['events_vs_bare']['median']:.2f}×" for f in per_db.values())
-    return f"bare Core insert+commit: {limits}; API ev/s {shares}"
+    floors = ", ".join(
+        f"{short[k]} {f['http_floor']['requests_per_s']['median']:,.0f} req/s"
+        for k, f in per_db.items()
+    )
+    floor_shares = " / ".join(
+        f"{f['commands_vs_http_floor']['median']:.2f}×" for f in per_db.values()
+    )
+    return (
+        f"bare Core insert+commit: {limits}; API ev/s {shares}. "
+        f"HTTP floor (GET {FLOOR_PATH}, same server and clients): {floors}; "
+        f"API cmd/s {floor_shares}"
+    )

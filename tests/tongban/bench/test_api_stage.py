@@ -60,6 +60,17 @@ def test_sqlite_load_is_measured_and_written(bench_root: Path) -> None:
     assert sqlite["approves"][0] > 0 and sqlite["submits"][0] > 0
     assert 0 < sqlite["p50_ms"]["median"] <= sqlite["p99_ms"]["median"]
     assert sqlite["bare_insert_events_per_s"]["median"] > 0
+    # The HTTP floor: the same clients against the health check of the same server.
+    floor = sqlite["http_floor"]
+    assert floor["path"] == "/healthz"
+    assert floor["errors"] == 0, floor["error_messages"]
+    assert floor["requests"][0] > 0
+    assert 0 < floor["p50_ms"]["median"] <= floor["p99_ms"]["median"]
+    assert floor["server_cpu_ms_per_request"]["median"] > 0
+    ratio = sqlite["commands_per_s"]["median"] / floor["requests_per_s"]["median"]
+    assert sqlite["commands_vs_http_floor"]["median"] == pytest.approx(ratio, abs=1e-3)
+    assert "HTTP floor (GET /healthz" in result.peer
+    assert result.figures["http_floor_s"] == 1.0  # half the load's window unless given
     assert result.figures["clients"] == 32
     assert result.figures["server"]["workers"] >= 1
     # Without a PostgreSQL server the stage cannot meet its target and says what to set.
@@ -101,6 +112,8 @@ def test_postgresql_load_runs_on_a_database_of_its_own_dropped_after(bench_root:
     assert postgresql["commands_per_s"]["median"] > 0
     assert postgresql["errors"] == 0, postgresql["error_messages"]
     assert postgresql["bare_insert_events_per_s"]["median"] > 0
+    assert postgresql["http_floor"]["errors"] == 0, postgresql["http_floor"]["error_messages"]
+    assert postgresql["http_floor"]["requests_per_s"]["median"] > 0
     assert result.notes == []
     admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"))
     try:
