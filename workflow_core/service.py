@@ -69,6 +69,7 @@ from workflow_core.errors import (
 )
 from workflow_core.store import event_store
 from workflow_core.store.campaigns import latest_registration, load_campaign
+from workflow_core.store.db import reader_of
 from workflow_core.store.projections import (
     campaign_row,
     insert_rows,
@@ -107,6 +108,7 @@ class WorkflowService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
+        self.read_engine = reader_of(engine)  # queries: never behind SQLite's write lock
         self.catalog = catalog
         self.directory = directory
         self.clock = clock
@@ -397,7 +399,7 @@ class WorkflowService:
     def get_instance(self, user_id: str, instance_id: str) -> dict[str, Any]:
         actor = self.actor(user_id)
         _check_id("instance", instance_id)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             row = (
                 conn.execute(select(instances).where(instances.c.instance_id == instance_id))
                 .mappings()
@@ -414,7 +416,7 @@ class WorkflowService:
     def get_events(self, user_id: str, instance_id: str) -> list[dict[str, Any]]:
         actor = self.actor(user_id)
         _check_id("instance", instance_id)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             stored = event_store.load_stream(conn, instance_id)
             task_rows = list(
                 conn.execute(select(tasks).where(tasks.c.instance_id == instance_id)).mappings()
@@ -428,7 +430,7 @@ class WorkflowService:
     def get_inbox(self, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """The caller's open tasks (待办), oldest first."""
         self.actor(user_id)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             rows = list(
                 conn.execute(
                     select(tasks, instances.c.process_key, instances.c.applicant_id)
@@ -449,7 +451,7 @@ class WorkflowService:
 
     def list_campaigns(self, user_id: str) -> list[dict[str, Any]]:
         self.actor(user_id)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             rows = conn.execute(select(campaigns).order_by(campaigns.c.opens_at)).mappings()
             return [campaign_view(r) for r in rows]
 

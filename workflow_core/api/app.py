@@ -344,7 +344,7 @@ def create_app(service: WorkflowService, *, max_body_bytes: int = DEFAULT_MAX_BO
     @app.get("/healthz", endpoint="healthz")
     def healthz() -> Response:
         try:
-            with service.engine.connect() as conn:
+            with service.read_engine.connect() as conn:
                 events = high_water_mark(conn)
         except (DBAPIError, PoolTimeoutError, DatabaseUnavailableError) as exc:
             log.warning("health check failed: %s", exc)

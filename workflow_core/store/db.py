@@ -75,6 +75,18 @@ def make_engine(
     return engine
 
 
+def reader_of(engine: Engine) -> Engine:
+    """An engine for the read-only queries of `engine`'s store. On a SQLite file its
+    transactions begin deferred and take no write lock: in WAL mode a reader never waits for
+    the writer, so a health check or an inbox need not queue behind commands. Elsewhere (a
+    PostgreSQL server, a private in-memory database) it is `engine` itself."""
+    dialect = engine.dialect
+    if not isinstance(dialect, SerialisedSQLiteDialect) or dialect.write_lock is None:
+        return engine
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, check=False, write_lock_at_begin=False)
+
+
 class WriteLock:
     """One transaction at a time on one SQLite file: threads of this process queue on a thread
     lock, processes on an exclusive `flock` of `path` (taken by the thread holding the first).

@@ -321,9 +321,12 @@ def read_since(conn: Connection, after_event_id: int, limit: int = 10_000) -> li
     return [from_row(row) for row in rows]
 
 
+_HIGH_WATER_MARK = select(func.max(events.c.event_id))  # built once: the health check's query
+
+
 def high_water_mark(conn: Connection) -> int:
     """The largest event id written so far (0 for an empty store)."""
-    value = conn.execute(select(func.max(events.c.event_id))).scalar()
+    value = conn.execute(_HIGH_WATER_MARK).scalar()
     return int(value or 0)
 
 

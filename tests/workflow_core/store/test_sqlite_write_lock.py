@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
-from workflow_core.store.db import make_engine, write_lock
+from workflow_core.store.db import make_engine, reader_of, write_lock
 
 THREADS = 12
 TRANSACTIONS = 15
@@ -175,3 +175,23 @@ def test_a_transaction_opened_inside_another_fails_as_locked_and_releases_nothin
     engine.dispose()
     assert not other.is_alive()
     assert _rows(store) == 1
+
+
+def test_queries_read_beside_a_writer_without_waiting_for_its_lock(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's reader (health check, inbox, instance views) takes neither the write lock
+    nor SQLite's: it reads the last committed state while a command holds both."""
+    engine = make_engine(f"sqlite:///{store}")
+    reader = reader_of(engine)
+    monkeypatch.setattr(write_lock(store), "timeout_s", 0.05)  # a reader that queued fails fast
+    with engine.begin() as writer:
+        writer.execute(text("insert into writes values ('writer', 0)"))
+        with reader.connect() as conn:
+            seen = conn.execute(text("select count(*) from writes")).scalar_one()
+    with reader.connect() as conn:
+        after = conn.execute(text("select count(*) from writes")).scalar_one()
+    reader.dispose()
+    engine.dispose()
+
+    assert (seen, after) == (0, 1)
