@@ -12,18 +12,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
-from sqlalchemy import Engine
 
 from warehouse.process_direct import direct_report
 from warehouse.process_report import UnknownProcessError
 from warehouse.raw import RAW_EVENTS_SCHEMA
 from workflow_core.importing.csv_log import read_csv
-from workflow_core.importing.loader import EVENT_COLUMNS, log_values
 from workflow_core.importing.model import LogColumns, ParsedLog
+from workflow_core.importing.rows import EVENT_COLUMNS, log_values
 from workflow_core.importing.xes import read_xes
+
+if TYPE_CHECKING:  # a report of a file never loads SQLAlchemy
+    from sqlalchemy import Engine
 
 _COLUMNS: Final = ", ".join(RAW_EVENTS_SCHEMA)
 _SQLITE: Final = (
