@@ -533,8 +533,7 @@ def excluded_rows(frame: pl.DataFrame, lang: str = "zh") -> list[dict[str, Any]]
 
 
 def reminded_rows(frame: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
-    """Who registered after a reminder (`read.reminded_students`), and how long after the
-    first one."""
+    """Who registered after a reminder (`read.reminded`), and how long after the first one."""
     return [
         {
             "id": str(row["student_id"]),
@@ -783,11 +782,9 @@ def named_lists(
         chosen = _named_classes(cursor, scope, selection)
         if chosen == []:
             return ("", [], [], [], [], [])
-        missing = read.unregistered_students(cursor, scope, campaign_id, chosen)
+        roster = read.named_roster(cursor, scope, campaign_id, chosen)
         listed = read.registrations(cursor, scope, campaign_id, chosen, only=only)
-        excluded = read.excluded_students(cursor, scope, campaign_id, chosen)
-        reminded = read.reminded_students(cursor, scope, campaign_id, chosen)
-    rows = unregistered_rows(missing, lang)
+    rows = unregistered_rows(read.unregistered(roster), lang)
     ticked = set(_text_list(selected_ids) or [])
     selected = [i for i, row in enumerate(rows) if row["id"] in ticked]
     return (
@@ -795,8 +792,8 @@ def named_lists(
         rows,
         selected,
         registration_rows(listed, lang),
-        excluded_rows(excluded, lang),
-        reminded_rows(reminded, lang),
+        excluded_rows(read.excluded(roster), lang),
+        reminded_rows(read.reminded(roster), lang),
     )
 
 

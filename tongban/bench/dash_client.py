@@ -140,10 +140,11 @@ def registration_named_lists(
     named = [c for c in mine if c in scope.class_ids]
     if not named:
         return
-    registration_reads.unregistered_students(cursor, scope, campaign, named)
+    roster = registration_reads.named_roster(cursor, scope, campaign, named)
     registration_reads.registrations(cursor, scope, campaign, named, only=kind)
-    registration_reads.excluded_students(cursor, scope, campaign, named)
-    registration_reads.reminded_students(cursor, scope, campaign, named)
+    registration_reads.unregistered(roster)
+    registration_reads.excluded(roster)
+    registration_reads.reminded(roster)
 
 
 def _native_services(cursor: duckdb.DuckDBPyConnection, scope: Scope) -> pl.DataFrame:

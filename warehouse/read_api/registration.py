@@ -236,16 +236,17 @@ def _named_classes(scope: Scope, class_ids: list[str] | None) -> list[str]:
     return sorted(class_ids)
 
 
-def unregistered_students(
+def named_roster(
     cursor: duckdb.DuckDBPyConnection,
     scope: Scope,
     campaign_id: str,
     class_ids: list[str] | None = None,
 ) -> pl.DataFrame:
-    """The named list of eligible students who have not registered, within the scope's classes.
+    """Every student on the campaign's roster in the scope's named classes, by name, with what
+    the named lists show: contact, class and college, status, reminders (催办), registration.
 
-    With how often and when they were last reminded (催办), for the remind action and its export.
-    """
+    One read for the page's lists: `unregistered`, `excluded` and `reminded` pick theirs from
+    it (the roster scan is most of each list's cost)."""
     _check_campaign(cursor, campaign_id)
     classes = _named_classes(scope, class_ids)
     return query(
@@ -258,19 +259,74 @@ def unregistered_students(
             rosters.class_id,
             classes.class_name_zh,
             classes.college_name_zh,
+            rosters.status,
+            rosters.is_excluded,
+            rosters.is_registered,
             rosters.reminders,
-            rosters.last_reminded_at
+            rosters.last_reminded_at,
+            rosters.first_registered_at,
+            rosters.registered_after_reminder,
+            rosters.seconds_from_reminder_to_registration
         from fct_campaign_rosters as rosters
         join dim_people as people on people.person_id = rosters.student_id
-        join dim_classes as classes using (class_id)
-        where rosters.campaign_id = ?
-          and list_contains(?, rosters.class_id)
-          and not rosters.is_excluded
-          and not rosters.is_registered
+        left join dim_classes as classes using (class_id)
+        where rosters.campaign_id = ? and list_contains(?, rosters.class_id)
         order by rosters.class_id, rosters.student_id
         """,
         [campaign_id, classes],
     )
+
+
+UNREGISTERED_COLUMNS: Final = (
+    "student_id",
+    "student_name",
+    "phone",
+    "class_id",
+    "class_name_zh",
+    "college_name_zh",
+    "reminders",
+    "last_reminded_at",
+)
+EXCLUDED_COLUMNS: Final = ("student_id", "student_name", "class_id", "status")
+REMINDED_COLUMNS: Final = (
+    "student_id",
+    "student_name",
+    "class_id",
+    "first_registered_at",
+    "seconds_from_reminder_to_registration",
+)
+
+
+def unregistered(roster: pl.DataFrame) -> pl.DataFrame:
+    """From a `named_roster`: the eligible students who have not registered."""
+    return roster.filter(~pl.col("is_excluded") & ~pl.col("is_registered")).select(
+        UNREGISTERED_COLUMNS
+    )
+
+
+def excluded(roster: pl.DataFrame) -> pl.DataFrame:
+    """From a `named_roster`: the students excluded from the rate (休学, 已离校)."""
+    return roster.filter(pl.col("is_excluded")).select(EXCLUDED_COLUMNS)
+
+
+def reminded(roster: pl.DataFrame) -> pl.DataFrame:
+    """From a `named_roster`: the eligible students who registered after a reminder."""
+    return roster.filter(
+        ~pl.col("is_excluded") & pl.col("registered_after_reminder").fill_null(False)
+    ).select(REMINDED_COLUMNS)
+
+
+def unregistered_students(
+    cursor: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    campaign_id: str,
+    class_ids: list[str] | None = None,
+) -> pl.DataFrame:
+    """The named list of eligible students who have not registered, within the scope's classes.
+
+    With how often and when they were last reminded (催办), for the remind action and its export.
+    """
+    return unregistered(named_roster(cursor, scope, campaign_id, class_ids))
 
 
 def excluded_students(
@@ -280,21 +336,7 @@ def excluded_students(
     class_ids: list[str] | None = None,
 ) -> pl.DataFrame:
     """Students on the roster but excluded from the rate (休学, 已离校), by name within scope."""
-    _check_campaign(cursor, campaign_id)
-    classes = _named_classes(scope, class_ids)
-    return query(
-        cursor,
-        """
-        select rosters.student_id, people.person_name as student_name, rosters.class_id,
-            rosters.status
-        from fct_campaign_rosters as rosters
-        join dim_people as people on people.person_id = rosters.student_id
-        where rosters.campaign_id = ? and list_contains(?, rosters.class_id)
-          and rosters.is_excluded
-        order by rosters.class_id, rosters.student_id
-        """,
-        [campaign_id, classes],
-    )
+    return excluded(named_roster(cursor, scope, campaign_id, class_ids))
 
 
 def registrations(
@@ -346,36 +388,6 @@ def registrations(
     )
 
 
-def reminded_students(
-    cursor: duckdb.DuckDBPyConnection,
-    scope: Scope,
-    campaign_id: str,
-    class_ids: list[str] | None = None,
-) -> pl.DataFrame:
-    """The students who registered after a reminder (催办), by name within the scope's classes:
-    when they first registered and how long after their first reminder. The roster holds all
-    of it, so the registrations themselves are not read."""
-    _check_campaign(cursor, campaign_id)
-    classes = _named_classes(scope, class_ids)
-    return query(
-        cursor,
-        """
-        select
-            rosters.student_id,
-            people.person_name as student_name,
-            rosters.class_id,
-            rosters.first_registered_at,
-            rosters.seconds_from_reminder_to_registration
-        from fct_campaign_rosters as rosters
-        join dim_people as people on people.person_id = rosters.student_id
-        where rosters.campaign_id = ? and list_contains(?, rosters.class_id)
-          and rosters.registered_after_reminder and not rosters.is_excluded
-        order by rosters.class_id, rosters.student_id
-        """,
-        [campaign_id, classes],
-    )
-
-
 def reminder_effect(
     cursor: duckdb.DuckDBPyConnection, scope: Scope, campaign_id: str
 ) -> pl.DataFrame:
@@ -412,10 +424,13 @@ __all__ = [
     "current_campaign",
     "curve",
     "destinations",
+    "excluded",
     "excluded_students",
+    "named_roster",
     "progress",
     "registrations",
-    "reminded_students",
+    "reminded",
     "reminder_effect",
+    "unregistered",
     "unregistered_students",
 ]

@@ -70,14 +70,19 @@ def test_every_persona_sees_exactly_its_classes_and_names(
             assert dict(named.iter_rows()) == dict(counted.iter_rows()), role
             registered = registration.registrations(cursor, scope, campaign)
             assert set(registered["class_id"]) <= allowed
-            # Registered after a reminder: read from the roster alone, the same students.
-            reminded = registration.reminded_students(cursor, scope, campaign)
+            # Registered after a reminder: picked from the roster alone, the same students.
+            roster = registration.named_roster(cursor, scope, campaign)
+            reminded = registration.reminded(roster)
             after = registered.filter(pl.col("registered_after_reminder"))
             assert (
                 reminded.select("student_id", "first_registered_at").rows()
                 == after.select("student_id", "first_registered_at").rows()
             ), role
             found_reminded += reminded.height
+            # The excluded students and the counts agree too.
+            excluded = registration.excluded(roster).group_by("class_id").len()
+            counted = progress.filter(pl.col("excluded") > 0).select("class_id", "excluded")
+            assert dict(excluded.iter_rows()) == dict(counted.iter_rows()), role
             checked += 1
     assert checked >= 6
     assert found_reminded > 0
@@ -100,7 +105,7 @@ def test_a_monitor_asking_for_another_class_is_refused(
             registration.unregistered_students,
             registration.registrations,
             registration.excluded_students,
-            registration.reminded_students,
+            registration.named_roster,
             registration.curve,
             registration.destinations,
         ):
@@ -134,7 +139,7 @@ def test_leadership_sees_aggregates_with_small_classes_suppressed(
         for read in (
             registration.registrations,
             registration.excluded_students,
-            registration.reminded_students,
+            registration.named_roster,
         ):
             with pytest.raises(NotInScopeError):
                 read(cursor, scope, campaign)
