@@ -53,6 +53,8 @@ def read_process_events(engine: Engine, process_key: str) -> pl.DataFrame:
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(_SQLITE if sqlite else _POSTGRESQL, (process_key,)).fetchall()
+    if not sqlite:  # psycopg hands back the times as datetimes already (naive UTC)
+        return pl.DataFrame([tuple(row) for row in rows], schema=RAW_EVENTS_SCHEMA, orient="row")
     frame = pl.DataFrame([tuple(row) for row in rows], schema=_TEXT_TIMES, orient="row")
     return _times(frame, sqlite)
 
