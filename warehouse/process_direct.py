@@ -1,8 +1,9 @@
 """The process report computed from one process's events, without a build or a publication.
 
-`tongban report process KEY --from-store` reads the events of KEY's streams from the event store
-and hands them here as `raw_events` rows. They are loaded into a private in-memory DuckDB, and
-the very SQL models the warehouse builds run over them (`stg_events__all`, `int_process__steps`,
+`tongban report process KEY --from-store` reads the events of KEY's streams from the event store,
+`tongban report log FILE` makes the rows an import of FILE would write, and either hands them
+here as a `raw_events` frame. A private in-memory DuckDB reads the frame where it is, and the
+very SQL models the warehouse builds run over them (`stg_events__all`, `int_process__steps`,
 `int_process__cases`, `mart_process__summary`, `mart_process__activities`, `mart_process__dfg`),
 so the figures are the published warehouse's by construction, and `process_report` shapes them.
 
