@@ -56,9 +56,9 @@ periodic_refresh = dg.define_asset_job(
     PERIODIC_REFRESH,
     selection=PERIODIC_MODELS | dg.AssetSelection.assets("published_warehouse"),
     description=(
-        "Rebuild leadership's whole-history marts (turnaround per node and department, hand-offs,"
-        " critical paths, approver signals, process maps, slowest cases) and publish them; the"
-        " live update leaves them to this schedule."
+        "Rebuild leadership's whole-history marts (turnaround per service, node and department,"
+        " open tasks' ageing, hand-offs, critical paths, approver signals, process maps, slowest"
+        " cases) and publish them; the live update leaves them to this schedule."
     ),
     tags={WAREHOUSE_TAG: "true"},
 )

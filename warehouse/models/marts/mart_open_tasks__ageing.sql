@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- Open tasks at the build's `as_of`, aged in working time against their SLA: on track (under
 -- 75 % of the SLA used), due soon (临期: 75–100 %), overdue (超期: past the SLA); per service,
 -- node and department, with counts, the median and the oldest age.

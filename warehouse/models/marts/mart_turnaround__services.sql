@@ -1,5 +1,6 @@
 -- materialized: table
 -- publish: true
+-- refresh: periodic
 -- Per service and period (all time, campus month, ISO week) of submission: volume, how many
 -- reached their end (办结率 = terminal / submitted), outcomes, and the turnaround of finished
 -- requests (approved or rejected; withdrawals excluded) in wall-clock and working seconds.
