@@ -48,9 +48,14 @@ def read_events(engine: Engine, after: int, limit: int = EVENT_BATCH) -> pl.Data
     The store makes its feed gap-safe (appends are serialised, so ids become visible in order):
     reading by id after a cursor never skips an event that commits later.
     """
-    sql = _SQLITE_EVENTS if engine.dialect.name == "sqlite" else _POSTGRESQL_EVENTS
+    sqlite = engine.dialect.name == "sqlite"
+    sql = _SQLITE_EVENTS if sqlite else _POSTGRESQL_EVENTS
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(sql, (after, limit)).fetchall()
+    if not sqlite:
+        # psycopg hands `timestamptz at time zone 'UTC'` over as naive UTC datetimes.
+        return pl.DataFrame([tuple(row) for row in rows], schema=RAW_EVENTS_SCHEMA, orient="row")
+    # SQLite keeps a fixed naive-UTC text form (see workflow_core.store.schema.UtcDateTime).
     frame = pl.DataFrame(
         [tuple(row) for row in rows],
         schema={
@@ -59,14 +64,9 @@ def read_events(engine: Engine, after: int, limit: int = EVENT_BATCH) -> pl.Data
         },
         orient="row",
     )
-    if engine.dialect.name == "sqlite":
-        # SQLite keeps a fixed naive-UTC text form (see workflow_core.store.schema.UtcDateTime).
-        return frame.with_columns(
-            pl.col("occurred_at", "recorded_at").str.to_datetime(
-                "%Y-%m-%d %H:%M:%S%.f", time_unit="us"
-            )
-        )
-    return frame.with_columns(pl.col("occurred_at", "recorded_at").str.to_datetime(time_unit="us"))
+    return frame.with_columns(
+        pl.col("occurred_at", "recorded_at").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us")
+    )
 
 
 def iter_event_batches(
