@@ -486,7 +486,7 @@ def _partitioned(
             " where campaign_id is not null"
             f" union select stream_id from {EVENTS_MODEL} where stream_type = 'campaign'"
         )
-        conn.execute(f"create or replace table {model.name} as\n{_body(model.sql)}")
+        conn.execute(f"create or replace table {model.name} as\n{_by_partition(model)}")
         return _scalar(conn, f"select count(*) from {model.name}"), True, consumed
     previous = conn.execute(
         "select as_of from _model_state where model = ?", [model.name]
@@ -506,11 +506,19 @@ def _partitioned(
         f"delete from {model.name} where {model.key} in (select key from affected_partitions)"
     )
     before = _scalar(conn, f"select count(*) from {model.name}")
-    conn.execute(f"insert into {model.name}\n{_body(model.sql)}")
+    conn.execute(f"insert into {model.name}\n{_by_partition(model)}")
     inserted = _scalar(conn, f"select count(*) from {model.name}") - before
     # Rows removed and none written back are a change too: the caller keeps the model's
     # change marker only when nothing was written.
     return inserted or total - before, False, consumed
+
+
+def _by_partition(model: Model) -> str:
+    """The model's rows, one partition after another: a read of one campaign then skips the
+    row groups of the others (DuckDB's zone maps), where rows in the order the joins left them
+    put every campaign in every row group (a whole college's named list scanned all 832,000
+    roster rows for 124,000)."""
+    return f"select * from (\n{_body(model.sql)}\n) order by {model.key}"
 
 
 def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None) -> int:
@@ -530,5 +538,5 @@ def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None)
         f"delete from {model.name} where {model.key} in (select stream_id from affected_streams)"
     )
     before = _scalar(conn, f"select count(*) from {model.name}")
-    conn.execute(f"insert into {model.name}\n{_body(model.sql)}")
+    conn.execute(f"insert into {model.name}\n{_by_partition(model)}")
     return _scalar(conn, f"select count(*) from {model.name}") - before
