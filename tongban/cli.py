@@ -14,6 +14,7 @@ from typing import Any, Final, TypeVar
 import click
 from rich.console import Console
 
+from tongban.log_options import log_columns, log_format_of, log_reading_options
 from tongban.settings import Settings
 from workflow_core.errors import WorkflowError
 
@@ -165,18 +166,7 @@ def rebuild_projections() -> None:
     required=True,
     help="The process the log becomes: 2-40 of a-z, 0-9, _ (one log per key).",
 )
-@click.option(
-    "--format",
-    "log_format",
-    type=click.Choice(["xes", "csv"]),
-    default=None,
-    help="Default: from the file name (.xes, .xes.gz → xes; .csv → csv).",
-)
-@click.option("--case", default=None, help="Case id column  [CSV: case:concept:name; XES trace]")
-@click.option("--activity", default=None, help="Activity column  [concept:name]")
-@click.option("--timestamp", default=None, help="Timestamp column  [time:timestamp]")
-@click.option("--resource", default=None, help="Resource column  [org:resource]")
-@click.option("--group", default=None, help="Group (department) column  [org:group]")
+@log_reading_options
 @one_line_errors
 def import_log(
     path: Path,
@@ -193,29 +183,14 @@ def import_log(
 
     from workflow_core.importing.csv_log import read_csv
     from workflow_core.importing.loader import check_importable, import_log, validate_process_key
-    from workflow_core.importing.model import LogColumns, LogImportError, file_sha256
+    from workflow_core.importing.model import file_sha256
     from workflow_core.importing.xes import read_xes
     from workflow_core.store.db import make_engine
     from workflow_core.store.migrate import upgrade
 
     validate_process_key(process_key)
-    name = path.name.lower()
-    if log_format is None:
-        if name.endswith((".xes", ".xes.gz")):
-            log_format = "xes"
-        elif name.endswith(".csv"):
-            log_format = "csv"
-        else:
-            raise LogImportError(f"{path.name}: cannot tell the format; pass --format xes|csv")
-    given = {
-        "case": case,
-        "activity": activity,
-        "timestamp": timestamp,
-        "resource": resource,
-        "group": group,
-    }
-    named = {role: value for role, value in given.items() if value is not None}
-    columns = LogColumns(**named, explicit=frozenset(named))  # type: ignore[arg-type]
+    log_format = log_format_of(path, log_format)
+    columns = log_columns(case, activity, timestamp, resource, group)
     settings = Settings.from_env()
     engine = make_engine(settings.db_url)
     upgrade(engine)

@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from tongban.log_options import log_columns, log_format_of, log_reading_options
 from tongban.settings import Settings
 from warehouse.paths import WarehousePaths
 from warehouse.process_report import UnknownProcessError, process_report
@@ -112,18 +113,7 @@ def _from_store(settings: Settings, key: str) -> dict[str, Any]:
     default=None,
     help="The name the report gives the process  [default: from the file name]",
 )
-@click.option(
-    "--format",
-    "log_format",
-    type=click.Choice(["xes", "csv"]),
-    default=None,
-    help="Default: from the file name (.xes, .xes.gz → xes; .csv → csv).",
-)
-@click.option("--case", default=None, help="Case id column  [CSV: case:concept:name; XES trace]")
-@click.option("--activity", default=None, help="Activity column  [concept:name]")
-@click.option("--timestamp", default=None, help="Timestamp column  [time:timestamp]")
-@click.option("--resource", default=None, help="Resource column  [org:resource]")
-@click.option("--group", default=None, help="Group (department) column  [org:group]")
+@log_reading_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--top", default=TOP, show_default=True, help="Activities and DFG edges shown.")
 def log(
@@ -142,28 +132,16 @@ def log(
     without importing it: nothing is written."""
     from tongban.report_store import log_report
     from warehouse.process_direct import ProcessInputError
-    from workflow_core.importing.model import LogColumns, LogImportError
+    from workflow_core.importing.model import LogImportError
 
-    name = path.name.lower()
-    if log_format is None:
-        if name.endswith((".xes", ".xes.gz")):
-            log_format = "xes"
-        elif name.endswith(".csv"):
-            log_format = "csv"
-        else:
-            _fail(f"{path.name}: cannot tell the format; pass --format xes|csv")
-    given = {
-        "case": case,
-        "activity": activity,
-        "timestamp": timestamp,
-        "resource": resource,
-        "group": group,
-    }
-    named = {role: value for role, value in given.items() if value is not None}
-    columns = LogColumns(**named, explicit=frozenset(named))
     key = process_key or default_process_key(path)
     try:
-        result = log_report(path, key, log_format, columns)
+        result = log_report(
+            path,
+            key,
+            log_format_of(path, log_format),
+            log_columns(case, activity, timestamp, resource, group),
+        )
     except (LogImportError, ProcessInputError) as exc:
         _fail(str(exc))
     if as_json:
