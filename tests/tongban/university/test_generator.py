@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -96,12 +95,9 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def test_small_is_quick_and_the_right_size(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_small_is_the_right_size(tmp_path: Path) -> None:
     engine, summary = _generate(tmp_path / "business.db")
-    elapsed = time.perf_counter() - started
     engine.dispose()
-    assert elapsed < 5.0
     assert 200 <= summary.undergraduates <= 1_000
     assert 50 <= summary.graduates <= 500
     assert summary.as_dict()["as_of"] == "2026-03-02"

@@ -1,8 +1,8 @@
-"""BPI Challenge 2012 (13,087 loan applications, 262,200 events, XES.gz) imports whole, fast."""
+"""BPI Challenge 2012 (13,087 loan applications, 262,200 events, XES.gz) imports whole (its speed
+is measured by the bench's report stage, not here)."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -18,10 +18,8 @@ def test_bpic2012_imports_every_trace_and_event_on_sqlite(store_engine: Engine) 
     if store_engine.dialect.name != "sqlite":
         pytest.skip("one run of the large log is enough: SQLite")
     path = real_log("bpic2012.xes.gz")
-    started = time.perf_counter()
     log = read_xes(path)
     summary = import_log(store_engine, log, "bpic2012", now=datetime.now(UTC))
-    elapsed = time.perf_counter() - started
     assert (summary.cases, summary.events, summary.skipped_empty_cases) == (13_087, 262_200, 0)
     assert counts(store_engine) == {
         "events": 13_087 + 262_200,
@@ -36,4 +34,3 @@ def test_bpic2012_imports_every_trace_and_event_on_sqlite(store_engine: Engine) 
             .where(events.c.event_type == "activity", events.c.process_key == "bpic2012")
         ).scalar_one()
     assert activities == 262_200
-    assert elapsed < 60, f"import took {elapsed:.1f} s"  # ~20 s measured; generous for CI noise
