@@ -1,7 +1,7 @@
 """The Dagster home made from the project's dagster.yaml keeps its event log in SQLite under
-storage/ with kept-open, WAL databases: events written through one instance are read by another
-(the UI beside the daemon), a run's events land in its own database, and wiping leaves nothing
-open or behind."""
+storage/ with kept-open databases in WAL: events written through one instance are read by
+another (the UI beside the daemon), a run's events land in its own database, and
+wiping leaves nothing open or behind."""
 
 from __future__ import annotations
 
@@ -55,12 +55,13 @@ def test_events_are_written_kept_open_and_read_by_another_instance(tmp_path: Pat
         run_events = reader.all_logs(result.run_id)
         assert any(e.dagster_event and e.dagster_event.is_step_success for e in run_events)
         storage = home / "storage"
-        index = sqlite3.connect(storage / "index.db")
-        try:
-            assert index.execute("pragma journal_mode").fetchone() == ("wal",)
-        finally:
-            index.close()
-        assert (storage / f"{result.run_id}.db").exists()
+        # WAL, as Dagster makes a run's database; its index was left in a rollback journal.
+        for name, mode in (("index", "wal"), (result.run_id, "wal")):
+            database = sqlite3.connect(storage / f"{name}.db")
+            try:
+                assert database.execute("pragma journal_mode").fetchone() == (mode,), name
+            finally:
+                database.close()
     finally:
         writer.dispose()
         reader.dispose()
