@@ -10,12 +10,13 @@ from __future__ import annotations
 import fcntl
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Final
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 from sqlalchemy import Engine
 
 from pipelines.extract import EVENT_BATCH
@@ -96,6 +97,11 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     `memory_limit` caps DuckDB's own memory in a run (its default is 80 % of the machine's):
     past it, joins, aggregates and sorts spill to `build/spill/` instead of growing. A full
     build of 11 M events took 16.8 GB without a cap.
+
+    Within a run, the steps share one connection, opened by the first and closed when the run
+    ends (or by `release`): each close checkpoints the database, and a live update paid two
+    checkpoints and five opens (0.35 s and 0.52 s closing the two steps that wrote, on the
+    large university) where one of each does.
     """
 
     root: str
@@ -103,11 +109,19 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     gx_dir: str | None = None
     memory_limit: str = DEFAULT_MEMORY_LIMIT
 
+    _in_run: bool = PrivateAttr(default=False)
+    _held: ExitStack | None = PrivateAttr(default=None)
+    _conn: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Every warehouse run uses this resource: its run records the process executing it, so
         # that a run left behind by a killed process is recognised (pipelines.recovery).
         if context.instance is not None and context.run_id is not None:
             context.instance.add_run_tags(context.run_id, executor_tags())
+        self._in_run = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.release()
 
     @property
     def paths(self) -> WarehousePaths:
@@ -115,7 +129,31 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The work database, read-write, held under the work lock until the block ends."""
+        """The work database, read-write, held under the work lock: until the block ends, or
+        in a run until the run ends. A block that raises closes it, so that a later step
+        never inherits a transaction a failed one left open."""
+        if not self._in_run:
+            with self._open() as conn:
+                yield conn
+            return
+        if self._conn is None:
+            stack = ExitStack()
+            self._conn = stack.enter_context(self._open())
+            self._held = stack
+        try:
+            yield self._conn
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Close the run's connection and free the work lock (the next `connect` reopens)."""
+        held, self._held, self._conn = self._held, None, None
+        if held is not None:
+            held.close()
+
+    @contextmanager
+    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         paths = self.paths
         paths.build_dir.mkdir(parents=True, exist_ok=True)
         with _locked(paths.build_dir / WORK_LOCK, self.lock_timeout_seconds):

@@ -116,6 +116,7 @@ def model_assets(models: Sequence[Model]) -> list[dg.AssetsDefinition]:
             yield from _step(context, warehouse, event_store, live, selected, full, checks)
         finally:
             # After the work lock is released: nothing depends on the docs.
+            warehouse.release()
             maybe_build_docs(context, warehouse.gx_dir)
 
     def _step(
