@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Dialect, Engine, delete, select
 
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import ProcessDefinition
@@ -46,14 +46,13 @@ from workflow_core.errors import ConflictError, NotFoundError
 from workflow_core.store import event_store
 from workflow_core.store.campaigns import latest_registration, load_campaign
 from workflow_core.store.projections import (
+    bound_rows,
     campaign_row,
     inbox_rows,
     instance_row,
     task_row,
-    upsert_rows,
 )
 from workflow_core.store.schema import campaigns, events, inbox, instances, tasks
-from workflow_core.store.serialization import to_row
 
 DEFAULT_BATCH_EVENTS = 20_000
 
@@ -310,43 +309,49 @@ class BatchWriter:
         """Append every pending event and its projection rows in one transaction."""
         if not self._pending:
             return 0
+        dialect = self.engine.dialect
+        # Every row is bound for the driver before the transaction begins, so that the store's
+        # write lock, which the other writers (the simulator's other workers) queue for, is held
+        # for the inserts and the commit alone: binding under it was most of a flush.
+        to_time = event_store.time_binder(dialect.name)
         recorded_at = self.clock()
-        versions: dict[str, int] = {}
-        rows: list[dict[str, Any]] = []
+        # stream → [last version, stream type, process key, process version]
+        streams: dict[str, list[Any]] = {}
+        items: list[tuple[Event, str, int, str, str | None, int | None]] = []
         for stream_id, event in self._pending:
-            campaign = self._campaigns.get(stream_id)
-            if stream_id not in versions:
-                versions[stream_id] = (
-                    self._campaign_versions[stream_id]
-                    if campaign is not None
-                    else self._flushed.get(stream_id, InstanceState(stream_id)).version
-                )
-            versions[stream_id] += 1
-            if campaign is not None:
-                stream_type, process_key, process_version = "campaign", campaign.process_key, None
-            else:
-                state = self._states[stream_id]
-                stream_type = "instance"
-                process_key, process_version = state.process_key, state.process_version
-            rows.append(
-                to_row(
-                    event,
-                    stream_id=stream_id,
-                    stream_version=versions[stream_id],
-                    stream_type=stream_type,
-                    process_key=process_key,
-                    process_version=process_version,
-                    recorded_at=recorded_at,
-                )
-            )
+            known = streams.get(stream_id)
+            if known is None:
+                campaign = self._campaigns.get(stream_id)
+                if campaign is not None:
+                    version = self._campaign_versions[stream_id]
+                    known = [version, "campaign", campaign.process_key, None]
+                else:
+                    flushed = self._flushed.get(stream_id)
+                    state = self._states[stream_id]
+                    version = 0 if flushed is None else flushed.version
+                    known = [version, "instance", state.process_key, state.process_version]
+                streams[stream_id] = known
+            known[0] += 1
+            items.append((event, stream_id, known[0], known[1], known[2], known[3]))
+        params = event_store.bind_events(dialect.name, items, recorded_at, to_time)
         dirty = [s for s in self._dirty if s not in self._campaigns]
         dirty_campaigns = [self._campaigns[s] for s in self._dirty if s in self._campaigns]
+        upserts, stale, fresh = self._project(dialect, dirty, to_time)
+        campaign_rows = [campaign_row(c) for c in dirty_campaigns]
+        later = [
+            fresh,
+            bound_rows(dialect, campaigns, campaign_rows, ("campaign_id",), to_time),
+        ]
         with self.engine.begin() as conn:
-            self._project(conn, dirty)
-            if dirty_campaigns:
-                rows_of = [campaign_row(c) for c in dirty_campaigns]
-                upsert_rows(conn, campaigns, rows_of, ("campaign_id",))
-            event_store.append_rows(conn, rows)
+            for statement, values in upserts:
+                if values:
+                    conn.exec_driver_sql(statement, values)
+            for start in range(0, len(stale), 500):
+                conn.execute(delete(inbox).where(inbox.c.task_id.in_(stale[start : start + 500])))
+            for statement, values in later:
+                if values:
+                    conn.exec_driver_sql(statement, values)
+            event_store.append_bound(conn, params)
         for instance_id in dirty:
             self._flushed[instance_id] = self._states[instance_id]
         for campaign in dirty_campaigns:
@@ -355,23 +360,31 @@ class BatchWriter:
             self._states.pop(instance_id, None)
             self._flushed.pop(instance_id, None)
         self._forget = set()
-        written = len(rows)
+        written = len(params)
         self.events_written += written
         self._pending = []
         self._dirty = {}
         return written
 
-    def _project(self, conn: Connection, dirty: Sequence[str]) -> None:
-        """The projection rows of every changed instance, as `project_instance` writes them."""
+    def _project(
+        self,
+        dialect: Dialect,
+        dirty: Sequence[str],
+        to_time: Callable[[datetime | None], Any],
+    ) -> tuple[list[_Bound], list[str], _Bound]:
+        """The projection rows of every changed instance, as `project_instance` writes them,
+        bound for the driver: the upserts of `instances` and `tasks`, the tasks whose `inbox`
+        rows go, then the insert of the fresh ones (each write a statement and its parameters,
+        none when nothing changed)."""
         instance_rows = []
         changed_tasks = []
         stale: list[str] = []
         fresh = []
         for instance_id in dirty:
-            before = self._flushed.get(instance_id, InstanceState(instance_id))
+            before = self._flushed.get(instance_id)
             after = self._states[instance_id]
             instance_rows.append(instance_row(after))
-            old = {t.task_id: t for t in before.tasks}
+            old = {} if before is None else {t.task_id: t for t in before.tasks}
             for task in after.tasks:
                 if old.get(task.task_id) == task:
                     continue
@@ -379,10 +392,12 @@ class BatchWriter:
                 if task.task_id in old:
                     stale.append(task.task_id)
                 fresh.extend(inbox_rows(instance_id, task))
-        upsert_rows(conn, instances, instance_rows, ("instance_id",))
-        if changed_tasks:
-            upsert_rows(conn, tasks, changed_tasks, ("task_id",))
-        for start in range(0, len(stale), 500):
-            conn.execute(delete(inbox).where(inbox.c.task_id.in_(stale[start : start + 500])))
-        if fresh:
-            conn.execute(inbox.insert(), fresh)
+        upserts = [
+            bound_rows(dialect, instances, instance_rows, ("instance_id",), to_time),
+            bound_rows(dialect, tasks, changed_tasks, ("task_id",), to_time),
+        ]
+        return upserts, stale, bound_rows(dialect, inbox, fresh, None, to_time)
+
+
+# A driver statement and its parameters, bound before the transaction.
+_Bound = tuple[str, list[tuple[Any, ...]]]

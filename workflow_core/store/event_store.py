@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,10 +38,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from workflow_core.domain.events import Event, StoredEvent
+from workflow_core.domain.events import CampaignOpened, Event, StoredEvent
 from workflow_core.errors import ConflictError
 from workflow_core.store.schema import UtcDateTime, events
-from workflow_core.store.serialization import from_row, to_row
+from workflow_core.store.serialization import SCHEMA_VERSION, from_row, payload_of, to_row
 
 APPEND_LOCK_KEY = 0x70_6E_67_62  # arbitrary, constant: the advisory lock that orders appends
 # Stream locks use the two-key form (namespace, hash of the stream id): a separate key space from
@@ -114,20 +114,115 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert prepared event rows under the ordering lock; returns their ids in order."""
     if not rows:
         return []
+    bind = driver_binder(conn.dialect.name, events, _EVENT_COLUMNS)
+    return append_bound(conn, [bind(row) for row in rows])
+
+
+def append_bound(conn: Connection, params: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Insert event rows already bound for the driver (`bind_events`, or `driver_binder` over
+    every column but `event_id`) under the ordering lock; returns their ids in order.
+
+    A batched writer binds before its transaction, so that the write lock it shares with other
+    processes is held for the inserts alone.
+    """
+    if not params:
+        return []
     try:
         if conn.dialect.name == "sqlite":  # SQLite's one writer orders the appends
-            return _append_rows_sqlite(conn, rows)
-        return _append_rows_postgresql(conn, rows)  # takes the append lock with the ids
+            return _append_bound_sqlite(conn, params)
+        return _append_bound_postgresql(conn, params)  # takes the append lock with the ids
     except IntegrityError as exc:
         if _is_version_clash(exc):
-            streams = sorted({row["stream_id"] for row in rows})
+            streams = sorted({values[_STREAM_ID] for values in params})
             raise ConflictError(
                 f"{', '.join(streams[:5])} changed meanwhile; reload and try again"
             ) from exc
         raise
 
 
+def bind_events(
+    dialect: str,
+    items: Iterable[tuple[Event, str, int, str, str | None, int | None]],
+    recorded_at: datetime,
+    to_time: Callable[[datetime | None], Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """Event rows bound for the driver of `dialect`, ready for `append_bound`: for each
+    `(event, stream_id, stream_version, stream_type, process_key, process_version)` exactly
+    `driver_binder(dialect, events, …)` of `to_row(…)` (a test holds them equal), without the
+    row dictionaries in between. `to_time` binds the times (default: `time_binder(dialect)`).
+    """
+    convert = to_time if to_time is not None else time_binder(dialect)
+    recorded = convert(recorded_at)
+    dumps = json.dumps
+    params: list[tuple[Any, ...]] = []
+    append = params.append
+    for event, stream_id, stream_version, stream_type, process_key, process_version in items:
+        append(
+            (
+                stream_id,
+                stream_version,
+                stream_type,
+                convert(event.occurred_at),
+                recorded,
+                event.TYPE,
+                event.process_key if isinstance(event, CampaignOpened) else process_key,
+                process_version,
+                event.node_key,
+                event.task_id,
+                event.actor_id,
+                event.actor_role,
+                event.department_id,
+                SCHEMA_VERSION,
+                dumps(payload_of(event)),
+            )
+        )
+    return params
+
+
+def time_binder(dialect: str) -> Callable[[datetime | None], Any]:
+    """`UtcDateTime`'s binding on the driver of `dialect`, remembering what it has bound.
+
+    A batch repeats a few thousand moments many times over (an event's time is its task's
+    creation, view or decision too), and formatting one cost ten dictionary probes. Equal times
+    bind alike whatever their zone (both bindings convert to UTC), so the memo is keyed by
+    value. Use one per batch: it keeps every time it has seen.
+    """
+    to_time = _sqlite_time if dialect == "sqlite" else _postgresql_time
+    memo: dict[datetime, Any] = {}
+    get = memo.get
+
+    def convert(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        bound = get(value)
+        if bound is None:
+            bound = memo[value] = to_time(value)
+        return bound
+
+    return convert
+
+
 _EVENT_COLUMNS = tuple(column.name for column in events.columns if column.name != "event_id")
+# The order `bind_events` builds its tuples in: the table's, which it must follow.
+_BOUND_EVENT_COLUMNS = (
+    "stream_id",
+    "stream_version",
+    "stream_type",
+    "occurred_at",
+    "recorded_at",
+    "event_type",
+    "process_key",
+    "process_version",
+    "node_key",
+    "task_id",
+    "actor_id",
+    "actor_role",
+    "department_id",
+    "schema_version",
+    "payload",
+)
+assert _EVENT_COLUMNS == _BOUND_EVENT_COLUMNS, "bind_events must follow the events table"
+_STREAM_ID = _EVENT_COLUMNS.index("stream_id")
 _SQLITE_INSERT_EVENTS = (
     f"insert into events ({', '.join(_EVENT_COLUMNS)}) "
     f"values ({', '.join('?' for _ in _EVENT_COLUMNS)})"
@@ -146,7 +241,7 @@ _LOCK_AND_NEXT_EVENT_IDS = (
 )
 
 
-def _append_rows_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+def _append_bound_sqlite(conn: Connection, params: Sequence[tuple[Any, ...]]) -> list[int]:
     """One driver-level executemany of the rows as the column types would bind them.
 
     SQLAlchemy's insert with RETURNING ran one statement per row on SQLite (it cannot order a
@@ -155,13 +250,12 @@ def _append_rows_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> lis
     holds SQLite's write lock (BEGIN IMMEDIATE) and the executemany inserts the rows one after
     the other, each taking the next rowid, so they are consecutive up to the last one.
     """
-    bind = driver_binder("sqlite", events, _EVENT_COLUMNS)
-    conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, [bind(row) for row in rows])
+    conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, list(params))
     last = int(conn.exec_driver_sql("select last_insert_rowid()").scalar_one())
-    return list(range(last - len(rows) + 1, last + 1))
+    return list(range(last - len(params) + 1, last + 1))
 
 
-def _append_rows_postgresql(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+def _append_bound_postgresql(conn: Connection, params: Sequence[tuple[Any, ...]]) -> list[int]:
     """Take the ids from the events' sequence, then one driver-level executemany (psycopg
     pipelines it) of one prepared INSERT.
 
@@ -170,18 +264,20 @@ def _append_rows_postgresql(conn: Connection, rows: Sequence[dict[str, Any]]) ->
     drawn while this transaction holds the append lock, so they stay in commit order (the
     feed's guarantee) exactly as the column default would have drawn them.
     """
-    drawn = conn.exec_driver_sql(_LOCK_AND_NEXT_EVENT_IDS, (APPEND_LOCK_KEY, len(rows)))
+    drawn = conn.exec_driver_sql(_LOCK_AND_NEXT_EVENT_IDS, (APPEND_LOCK_KEY, len(params)))
     ids = sorted(int(i) for i in drawn.scalars())
-    bind = driver_binder("postgresql", events, _EVENT_COLUMNS)
     conn.exec_driver_sql(
         _POSTGRESQL_INSERT_EVENTS,
-        [(event_id, *bind(row)) for event_id, row in zip(ids, rows, strict=True)],
+        [(event_id, *values) for event_id, values in zip(ids, params, strict=True)],
     )
     return ids
 
 
 def driver_binder(
-    dialect: str, table: Table, columns: Sequence[str]
+    dialect: str,
+    table: Table,
+    columns: Sequence[str],
+    to_time: Callable[[datetime | None], Any] | None = None,
 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A function turning a row (a mapping with every name in `columns`) into the parameters
     the driver of `dialect` ("sqlite" or "postgresql") takes: the values that `table`'s column
@@ -192,7 +288,11 @@ def driver_binder(
     time on PostgreSQL (refusing a naive time on both); JSON as `json.dumps` text (the engine
     sets no other serializer; jsonb parses it); the rest as they are. A test checks the stored
     rows against a Core insert of the same rows, column by column.
+
+    `to_time` binds the times instead (a batch's `time_binder`, which remembers them).
     """
+    if to_time is not None:
+        return _binder(table, tuple(columns), to_time)
     return _driver_binder(dialect, table, tuple(columns))
 
 
@@ -200,7 +300,12 @@ def driver_binder(
 def _driver_binder(
     dialect: str, table: Table, columns: tuple[str, ...]
 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    to_time = _sqlite_time if dialect == "sqlite" else _postgresql_time
+    return _binder(table, columns, _sqlite_time if dialect == "sqlite" else _postgresql_time)
+
+
+def _binder(
+    table: Table, columns: tuple[str, ...], to_time: Callable[[datetime | None], Any]
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, name in enumerate(columns):
         column_type = table.c[name].type

@@ -7,7 +7,8 @@ proves it over long random command sequences.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, delete
@@ -192,9 +193,7 @@ def upsert_rows(
     """
     if not rows:
         return
-    statement, columns = _driver_statement(conn.dialect, table, tuple(keys))
-    bind = driver_binder(conn.dialect.name, table, columns)
-    conn.exec_driver_sql(statement, [bind(row) for row in rows])
+    conn.exec_driver_sql(*bound_rows(conn.dialect, table, rows, tuple(keys)))
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -203,9 +202,22 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     statement)."""
     if not rows:
         return
-    statement, columns = _driver_statement(conn.dialect, table, None)
-    bind = driver_binder(conn.dialect.name, table, columns)
-    conn.exec_driver_sql(statement, [bind(row) for row in rows])
+    conn.exec_driver_sql(*bound_rows(conn.dialect, table, rows, None))
+
+
+def bound_rows(
+    dialect: Dialect,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: tuple[str, ...] | None,
+    to_time: Callable[[datetime | None], Any] | None = None,
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """The driver statement and parameters of `upsert_rows` (with `keys`) or `insert_rows`
+    (without), for a writer that binds before it opens its transaction; `to_time` as in
+    `driver_binder`."""
+    statement, columns = _driver_statement(dialect, table, keys)
+    bind = driver_binder(dialect.name, table, columns, to_time)
+    return statement, [bind(row) for row in rows]
 
 
 def delete_rows(

@@ -46,15 +46,7 @@ def to_row(
     process_version: int | None,
     recorded_at: datetime,
 ) -> dict[str, Any]:
-    payload: dict[str, Any] = {}
-    values = event.__dict__  # a frozen dataclass without slots keeps its fields here
-    for name in _payload_fields(type(event)):
-        value = values[name]
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, tuple):
-            value = list(value)
-        payload[name] = value
+    payload = payload_of(event)
     if isinstance(event, CampaignOpened):
         process_key = event.process_key
     return {
@@ -74,6 +66,21 @@ def to_row(
         "schema_version": SCHEMA_VERSION,
         "payload": payload,
     }
+
+
+def payload_of(event: Event) -> dict[str, Any]:
+    """The event's `payload` column before JSON: its fields but the envelope's, times as ISO
+    text, tuples as lists."""
+    payload: dict[str, Any] = {}
+    values = event.__dict__  # a frozen dataclass without slots keeps its fields here
+    for name in _payload_fields(type(event)):
+        value = values[name]
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        payload[name] = value
+    return payload
 
 
 def _payload_fields(cls: type[Event]) -> tuple[str, ...]:

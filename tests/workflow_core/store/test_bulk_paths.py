@@ -164,6 +164,53 @@ def test_append_rows_stores_what_a_core_insert_stores(
     assert ids == list(range(len(EVENTS) + 1, 2 * len(EVENTS) + 1))
 
 
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_bind_events_binds_what_the_row_binder_binds(dialect: str) -> None:
+    bind = event_store.driver_binder(dialect, events, [c.name for c in events.columns][1:])
+    recorded_at = T0 + timedelta(minutes=1)
+    items = [
+        (event, f"b-{index // 3}", index % 3 + 1, "instance", "dorm_air_conditioner", 1)
+        for index, event in enumerate(EVENTS)
+    ]
+    expected = [
+        bind(
+            to_row(
+                e,
+                stream_id=s,
+                stream_version=v,
+                stream_type=t,
+                process_key=k,
+                process_version=pv,
+                recorded_at=recorded_at,
+            )
+        )
+        for e, s, v, t, k, pv in items
+    ]
+    assert event_store.bind_events(dialect, items, recorded_at) == expected
+    # A batch's binder remembers times by value: the same moment in another zone, and again.
+    to_time = event_store.time_binder(dialect)
+    assert event_store.bind_events(dialect, items, recorded_at.astimezone(CST), to_time) == expected
+    assert event_store.bind_events(dialect, items, recorded_at, to_time) == expected
+
+
+def test_append_bound_stores_what_append_rows_stores(store_engine: Engine) -> None:
+    with store_engine.begin() as conn:
+        event_store.append_rows(conn, rows("rows"))
+    items = [
+        (event, f"bound-{index // 3}", index % 3 + 1, "instance", "dorm_air_conditioner", 1)
+        for index, event in enumerate(EVENTS)
+    ]
+    dialect = store_engine.dialect.name
+    with store_engine.begin() as conn:
+        bound = event_store.bind_events(dialect, items, T0 + timedelta(minutes=1))
+        ids = event_store.append_bound(conn, bound)
+    assert stored(store_engine, "bound") == stored(store_engine, "rows")
+    assert ids == list(range(len(EVENTS) + 1, 2 * len(EVENTS) + 1))
+    clash = pytest.raises(ConflictError, match="bound-0 changed meanwhile")
+    with clash, store_engine.begin() as conn:
+        event_store.append_bound(conn, bound[:1])
+
+
 def test_append_rows_refuses_a_taken_version_and_writes_nothing(store_engine: Engine) -> None:
     with store_engine.begin() as conn:
         assert event_store.append_rows(conn, rows("s")[:1]) == [1]  # one row: its id too
