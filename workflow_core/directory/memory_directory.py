@@ -18,7 +18,8 @@ Which role and unit an assignee rule asks for, and how a refusal reads, comes fr
 shared with `SqlDirectory`.
 
 Nothing here is pickled: each worker process calls `MemoryDirectory.load(engine)` itself. The
-object is immutable after `load`, so threads may share it.
+answers never change after `load` (the one memo, the day of the last moment asked about, is
+replaced whole), so threads may share it.
 """
 
 from __future__ import annotations
@@ -183,6 +184,9 @@ class MemoryDirectory:
         self._kinds = kinds
         self._units = units
         self._class_ids = class_ids
+        # The last moment asked about and its day: a command asks several questions at one
+        # moment, and working its day out again each time cost as much as the answers.
+        self._last_day: tuple[datetime | None, date] = (None, date.min)
 
     @classmethod
     def load(cls, engine: Engine) -> MemoryDirectory:
@@ -202,18 +206,18 @@ class MemoryDirectory:
 
     def person(self, person_id: str, at: datetime) -> Person | None:
         timeline = self._people.get(person_id)
-        return None if timeline is None else timeline.at(effective_day(at))
+        return None if timeline is None else timeline.at(self._day(at))
 
     def placement(self, person_id: str, at: datetime) -> Placement | None:
         timeline = self._placements.get(person_id)
-        return None if timeline is None else timeline.at(effective_day(at))
+        return None if timeline is None else timeline.at(self._day(at))
 
     def roles(self, person_id: str, at: datetime) -> tuple[RoleGrant, ...]:
         timeline = self._roles.get(person_id)
-        return () if timeline is None else timeline.at(effective_day(at))
+        return () if timeline is None else timeline.at(self._day(at))
 
     def resolve(self, rule: AssigneeRule, applicant: Placement, at: datetime) -> Assignment:
-        day = effective_day(at)
+        day = self._day(at)
         target = target_of(rule, applicant, day)
         holders = self._holders_on(target.role, target.scope_type, target.scope_id, day)
         if not holders:
@@ -240,7 +244,7 @@ class MemoryDirectory:
         休学 students stay on their class's roster, as in the business systems.
         """
         timeline = self._rosters.get(class_id)
-        return () if timeline is None else timeline.at(effective_day(at))
+        return () if timeline is None else timeline.at(self._day(at))
 
     def monitors_of_class(self, class_id: str, at: datetime) -> tuple[str, ...]:
         """Who holds the class monitor (班长) role over `class_id` at `at`, sorted."""
@@ -254,7 +258,17 @@ class MemoryDirectory:
         self, role: Role, scope_type: ScopeType, scope_id: str, at: datetime
     ) -> tuple[str, ...]:
         """Who holds `role` over one scope at `at`: the people `resolve` would assign, sorted."""
-        return self._holders_on(role, scope_type, scope_id, effective_day(at))
+        return self._holders_on(role, scope_type, scope_id, self._day(at))
+
+    def _day(self, at: datetime) -> date:
+        """`effective_day(at)`, remembered for the last `at` (by identity: a time kept alive
+        here cannot be confused with a new one at its address)."""
+        last_at, last_day = self._last_day
+        if at is last_at:
+            return last_day
+        day = effective_day(at)
+        self._last_day = (at, day)
+        return day
 
     def _holders_on(
         self, role: Role, scope_type: ScopeType, scope_id: str, day: date

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Dialect, Engine, delete, select
 
 from workflow_core.catalog.loader import Catalog
-from workflow_core.catalog.model import ProcessDefinition
+from workflow_core.catalog.model import Node, ProcessDefinition
 from workflow_core.command_context import (
     assigner,
     campaign_context,
@@ -36,7 +36,7 @@ from workflow_core.command_context import (
     resolve_actor,
     supervision_checker,
 )
-from workflow_core.directory.port import Directory
+from workflow_core.directory.port import Assignment, Directory
 from workflow_core.domain.commands import InstanceCommand, OpenCampaign, RemindStudents, Submit
 from workflow_core.domain.decide import DecisionContext, decide, decide_campaign, instance_of_task
 from workflow_core.domain.events import Event, Submitted
@@ -151,14 +151,30 @@ class BatchWriter:
         else:
             definition = definition_of(self.catalog, state.process_key, state.process_version)
         applicant_id = user_id if isinstance(command, Submit) else state.applicant_id
+        directory = self.directory
+        # The applicant's assigner and the caller's 催办 scope are worked out when `decide`
+        # first asks (most commands never do), with the same answers as made up front.
+        assign: list[Callable[[Node], Assignment]] = []
+        supervises: list[Callable[[str], bool]] = []
+
+        def assign_node(node: Node) -> Assignment:
+            if not assign:
+                assign.append(assigner(directory, applicant_id, now))
+            return assign[0](node)
+
+        def supervises_applicant(person_id: str) -> bool:
+            if not supervises:
+                supervises.append(supervision_checker(directory, user_id, now))
+            return supervises[0](person_id)
+
         ctx = DecisionContext(
             actor=actor,
             now=now,
             definition=definition,
-            assign=assigner(self.directory, applicant_id, now),
-            person_exists=lambda pid: self.directory.person(pid, now) is not None,
+            assign=assign_node,
+            person_exists=lambda pid: directory.person(pid, now) is not None,
             campaign=self._campaign_of(command),
-            supervises=supervision_checker(self.directory, user_id, now),
+            supervises=supervises_applicant,
         )
         new_events = decide(state, command, ctx)
         after = state

@@ -7,6 +7,7 @@ the database holds, column by column, with the database's own type of each value
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -191,6 +192,21 @@ def test_bind_events_binds_what_the_row_binder_binds(dialect: str) -> None:
     to_time = event_store.time_binder(dialect)
     assert event_store.bind_events(dialect, items, recorded_at.astimezone(CST), to_time) == expected
     assert event_store.bind_events(dialect, items, recorded_at, to_time) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"comment": "同意", "implicit": False, "n": None, "x": 1.5, "big": 10**20},
+        {"nested": {"a": [1.5, None, 'x\n"引号"']}, "nan": float("nan"), "inf": float("-inf")},
+        ["S1", "S2"],
+        "外\u0000",
+        [],
+        {},
+    ],
+)
+def test_json_text_is_json_dumps(value: Any) -> None:
+    assert event_store.json_text(value) == json.dumps(value)
 
 
 def test_append_bound_stores_what_append_rows_stores(store_engine: Engine) -> None:
