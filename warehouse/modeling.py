@@ -50,7 +50,7 @@ from typing import Final, Literal
 
 import duckdb
 
-from warehouse.raw import ensure_versions, mark_changed
+from warehouse.raw import ensure_versions, mark_changed, versions_identity
 
 MODELS_DIR: Final = Path(__file__).parent / "models"
 LAYERS: Final = ("staging", "intermediate", "marts")
@@ -290,8 +290,25 @@ def run_models(
 
 
 def _checksum(conn: duckdb.DuckDBPyConnection, table: str) -> str:
-    rows = conn.execute(f"select count(*), bit_xor(hash(t)) from {table} as t").fetchall()
-    return f"{rows[0][0]}:{rows[0][1]}"
+    # sum beside xor: two equal rows cancel out of a xor, and a changed version is what
+    # publication trusts to leave a table out of the comparison (`change_tokens`).
+    rows = conn.execute(
+        f"select count(*), bit_xor(hash(t)), sum(hash(t)) from {table} as t"
+    ).fetchall()
+    return f"{rows[0][0]}:{rows[0][1]}:{rows[0][2]}"
+
+
+def change_tokens(conn: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, str]:
+    """For each of `tables` the models built: a token that changes whenever its rows change
+    (the counter's identity and the model's changed version). Equal tokens: equal rows."""
+    ensure_state(conn)
+    identity = versions_identity(conn)
+    rows = conn.execute(
+        "select model, changed_version from _model_state"
+        " where list_contains(?, model) and changed_version is not null",
+        [list(tables)],
+    ).fetchall()
+    return {str(model): f"{identity}:{int(version)}" for model, version in rows}
 
 
 def _unchanged(conn: duckdb.DuckDBPyConnection, model: Model) -> bool:
@@ -534,9 +551,12 @@ def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None)
         f" select distinct stream_id from {EVENTS_MODEL} where event_id > ?",
         [hwm],
     )
+    total = _scalar(conn, f"select count(*) from {model.name}")
     conn.execute(
         f"delete from {model.name} where {model.key} in (select stream_id from affected_streams)"
     )
     before = _scalar(conn, f"select count(*) from {model.name}")
     conn.execute(f"insert into {model.name}\n{_by_partition(model)}")
-    return _scalar(conn, f"select count(*) from {model.name}") - before
+    inserted = _scalar(conn, f"select count(*) from {model.name}") - before
+    # Rows removed and none written back are a change too (see `_partitioned`).
+    return inserted or total - before

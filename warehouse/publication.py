@@ -7,9 +7,11 @@ a reader sees either the previous snapshot or the complete new one (DESIGN.md "P
 A new snapshot usually differs from the current one in a few tables, or in a few partitions of
 a table (the open campaign's rows): it is then made from a copy of the current file (an
 immutable file: copying it is safe while readers read it), in which only what differs is
-rewritten — the differences found by comparing row hashes per table or per partition, so
-nothing depends on bookkeeping between the two. A copy that has grown past twice the size of
-the last snapshot written from scratch is written from scratch again.
+rewritten — the differences found by comparing row hashes per table or per partition. A table
+whose change token (given by the caller: see `warehouse.modeling.change_tokens`) equals the one
+the current snapshot recorded for it is left as copied without hashing it; without a token, or
+with another, the hashes decide. A copy that has grown past twice the size of the last snapshot
+written from scratch is written from scratch again.
 """
 
 from __future__ import annotations
@@ -96,15 +98,17 @@ def publish(
     now: Callable[[], float] = time.time,
     partitions: Mapping[str, str] | None = None,
     forward: bool = True,
+    tokens: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """Copy `tables` (in `main` of `conn`'s current database) into a new snapshot and make it
     current; then remove snapshots superseded more than `grace_seconds` ago.
 
     With `forward`, the snapshot is made from a copy of the current one when that holds the
     same tables with the same columns, rewriting only the tables — or, for a table named in
-    `partitions` (table → column), the partitions — whose rows differ. A naive `as_of` is taken
-    as UTC. Raises PublicationError, with CURRENT untouched, when anything before the switch
-    fails.
+    `partitions` (table → column), the partitions — whose rows differ; a table whose entry in
+    `tokens` equals the token the current snapshot recorded is taken as it is. Each snapshot
+    records the tokens it was given. A naive `as_of` is taken as UTC. Raises
+    PublicationError, with CURRENT untouched, when anything before the switch fails.
     """
     names = _checked_tables(conn, tables)
     published = paths.published_dir
@@ -121,7 +125,9 @@ def publish(
         rewritten: dict[str, int] | None = None
         try:
             forwarded = None
-            stamp = _Stamp(number, published_at, _utc_naive(as_of), events_cursor)
+            stamp = _Stamp(
+                number, published_at, _utc_naive(as_of), events_cursor, dict(tokens or {})
+            )
             if previous is not None:
                 forwarded = _build_forward(
                     conn, names, dict(partitions or {}), previous, building, stamp
@@ -194,6 +200,7 @@ class _Stamp:
     published_at: datetime
     as_of: datetime  # naive UTC
     events_cursor: int
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 def _describe(
@@ -211,9 +218,9 @@ def _describe(
     )
     conn.execute(f"delete from {alias}.main.{SNAPSHOT_TABLES_TABLE}")
     conn.execute(
-        f"insert into {alias}.main.{SNAPSHOT_TABLES_TABLE} values "
-        + ", ".join(["(?, ?)"] * len(counts)),
-        [value for item in counts.items() for value in item],
+        f"insert into {alias}.main.{SNAPSHOT_TABLES_TABLE}"
+        " (table_name, row_count, change_token) values " + ", ".join(["(?, ?, ?)"] * len(counts)),
+        [value for table, n in counts.items() for value in (table, n, stamp.tokens.get(table))],
     )
 
 
@@ -249,7 +256,8 @@ def _build(
         )
         conn.execute(
             f"create table {alias}.main.{SNAPSHOT_TABLES_TABLE} "
-            "(table_name varchar not null primary key, row_count bigint not null)"
+            "(table_name varchar not null primary key, row_count bigint not null,"
+            " change_token varchar)"
         )
         # base_bytes null: written from scratch, the file is its own measure of growth.
         _describe(conn, alias, stamp, counts, base=None)
@@ -293,10 +301,21 @@ def _build_forward(
             conn.execute(f"detach {alias}")
             building.unlink()
             return None
+        recorded = {
+            str(table): (int(count), token)
+            for table, count, token in conn.execute(
+                f"select table_name, row_count, change_token"
+                f" from {alias}.main.{SNAPSHOT_TABLES_TABLE}"
+            ).fetchall()
+        }
         conn.begin()
         rewritten: dict[str, int] = {}
         counts: dict[str, int] = {}
         for table in tables:
+            count, token = recorded[table]
+            if token is not None and stamp.tokens.get(table) == token:
+                rewritten[table], counts[table] = 0, count
+                continue
             try:
                 rewritten[table] = _rewrite(conn, source, alias, table, partitions.get(table))
                 counts[table] = int(
@@ -347,6 +366,10 @@ def _forward_base(
         return None
     conn.execute(
         f"alter table {alias}.main.{SNAPSHOT_TABLE} add column if not exists base_bytes bigint"
+    )
+    conn.execute(
+        f"alter table {alias}.main.{SNAPSHOT_TABLES_TABLE}"
+        " add column if not exists change_token varchar"
     )
     rows = conn.execute(f"select base_bytes from {alias}.main.{SNAPSHOT_TABLE}").fetchall()
     size = previous.stat().st_size

@@ -55,11 +55,28 @@ RAW_EVENTS_SCHEMA: Final[dict[str, pl.DataType]] = {
 
 
 def ensure_versions(conn: duckdb.DuckDBPyConnection) -> None:
-    """The change counter shared by sources and models (see `warehouse.modeling`)."""
-    conn.execute("create sequence if not exists _versions start 1")
+    """The change counter shared by sources and models (see `warehouse.modeling`), and the
+    counter's identity: a new one whenever the counter starts over (a new working database, or
+    one copied table by table, which loses its sequence), so that a version number plus the
+    identity never names two different states of a table."""
+    present = conn.execute(
+        "select count(*) from duckdb_sequences()"
+        " where database_name = current_database() and sequence_name = '_versions'"
+    ).fetchall()[0][0]
+    if not present:
+        conn.execute("create sequence if not exists _versions start 1")
+        conn.execute("create or replace table _versions_identity as select uuid()::varchar as id")
     conn.execute(
         "create table if not exists _source_state (source varchar primary key, version bigint)"
     )
+
+
+def versions_identity(conn: duckdb.DuckDBPyConnection) -> str:
+    """The identity of this working database's change counter (see `ensure_versions`)."""
+    ensure_versions(conn)
+    # A counter from before identities gets one now.
+    conn.execute("create table if not exists _versions_identity as select uuid()::varchar as id")
+    return str(conn.execute("select id from _versions_identity").fetchall()[0][0])
 
 
 def mark_changed(conn: duckdb.DuckDBPyConnection, source: str) -> None:

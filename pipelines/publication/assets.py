@@ -13,7 +13,7 @@ from typing import Final
 import dagster as dg
 import duckdb
 
-from warehouse.modeling import Model, published_models, published_partitions
+from warehouse.modeling import Model, change_tokens, published_models, published_partitions
 from warehouse.paths import WarehousePaths
 from warehouse.publication import publish
 from warehouse.raw import events_cursor
@@ -57,6 +57,7 @@ def publish_snapshot(
         events_cursor=cursor,
         partitions=published_partitions(models),
         forward=forward,
+        tokens=change_tokens(conn, tables),
     )
     return dg.MaterializeResult(
         asset_key=PUBLISHED_WAREHOUSE,

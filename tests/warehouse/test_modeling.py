@@ -190,3 +190,57 @@ def test_a_table_whose_inputs_did_not_change_is_left_alone(tmp_path: Path) -> No
     assert modes(datetime(2026, 3, 3))["mart_things_later"] == "unchanged"
     runs = run_models(conn, as_of=AS_OF, models=models, full=True)
     assert {run.mode for run in runs} == {"rebuilt"}
+
+
+def test_change_tokens_move_with_the_rows_and_start_over_with_the_counter(tmp_path: Path) -> None:
+    from warehouse.modeling import change_tokens
+
+    conn = duckdb.connect(str(tmp_path / "work.duckdb"))
+    models = project(tmp_path / "models")
+    names = ["int_streams__counted", "mart_streams"]
+    append_events(conn, events(1, 6), after=0)
+    run_models(conn, as_of=AS_OF, models=models)
+    first = change_tokens(conn, names)
+    assert set(first) == set(names)
+
+    # Rebuilt on new events of other rows: the mart's rows moved, so did its token.
+    append_events(conn, events(7, 7), after=6)
+    run_models(conn, as_of=AS_OF, models=models)
+    second = change_tokens(conn, names)
+    assert second["mart_streams"] != first["mart_streams"]
+    assert second["int_streams__counted"] != first["int_streams__counted"]
+
+    # Rebuilt to the same rows (a new as_of): the token stays.
+    run_models(conn, as_of=datetime(2026, 3, 3), models=models)
+    assert change_tokens(conn, names) == second
+
+    # The counter lost (a database copied table by table): the same versions under a new
+    # identity can never match a token recorded before.
+    conn.execute("drop sequence _versions")
+    run_models(conn, as_of=AS_OF, models=models)
+    third = change_tokens(conn, names)
+    assert all(third[n].split(":")[0] != second[n].split(":")[0] for n in names)
+
+
+def test_an_incremental_run_that_only_removes_rows_is_a_change(tmp_path: Path) -> None:
+    from warehouse.modeling import change_tokens
+
+    conn = duckdb.connect(str(tmp_path / "work.duckdb"))
+    # A stream's row disappears once its newest event says so: nothing is written back for it.
+    models = project(tmp_path / "models")
+    (tmp_path / "models" / "intermediate" / "int_streams__counted.sql").write_text(
+        "-- materialized: incremental\n-- key: stream_id\n"
+        "select stream_id, count(*) as events from stg_events__all"
+        " where stream_id in (select stream_id from affected_streams) group by stream_id"
+        " having max(event_id) < 7\n",
+        encoding="utf-8",
+    )
+    load_models.cache_clear()
+    models = load_models(tmp_path / "models")
+    append_events(conn, events(1, 6), after=0)
+    run_models(conn, as_of=AS_OF, models=models)
+    before = change_tokens(conn, ["int_streams__counted"])
+    append_events(conn, events(7, 7), after=6)
+    run_models(conn, as_of=AS_OF, models=models)
+    assert conn.execute("select count(*) from int_streams__counted").fetchall() == [(2,)]
+    assert change_tokens(conn, ["int_streams__counted"]) != before

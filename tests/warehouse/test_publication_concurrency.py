@@ -34,7 +34,9 @@ while not stop.exists() and time.monotonic() < deadline:
             number, cursor = cur.execute("select number, events_cursor from _snapshot").fetchone()
             a_rows, a_sum = cur.execute("select count(*), coalesce(sum(i), 0) from a").fetchone()
             b_rows, b_sum = cur.execute("select count(*), coalesce(sum(j), 0) from b").fetchone()
-            listed = dict(cur.execute("select * from _snapshot_tables").fetchall())
+            listed = dict(
+                cur.execute("select table_name, row_count from _snapshot_tables").fetchall()
+            )
         reads.append([number, cursor, a_rows, a_sum, b_rows, b_sum, listed])
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
