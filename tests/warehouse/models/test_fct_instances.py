@@ -78,3 +78,32 @@ def test_registrations_are_instances_too(wh: duckdb.DuckDBPyConnection) -> None:
     assert row == {"n": 7, "longest": 0, "done": True}
     total = one(wh, "select count(*) as n from fct_instances")
     assert total == {"n": 9 + 7}
+
+
+def test_each_instance_knows_its_last_event_so_the_checks_find_what_moved(
+    wh: duckdb.DuckDBPyConnection,
+) -> None:
+    from pipelines.quality.checks import FRAMES
+
+    lasts = dict(
+        wh.execute(
+            "select stream_id, max(event_id) from raw_events where stream_type = 'instance'"
+            " group by all"
+        ).fetchall()
+    )
+    facts = dict(wh.execute("select instance_id, last_event_id from fct_instances").fetchall())
+    assert facts and all(lasts[i] == last for i, last in facts.items())
+
+    # The turnaround check's frame after a mark: exactly the instances with an event past it.
+    mark = sorted(lasts.values())[len(lasts) // 2]
+    wh.execute("set variable quality_after = ?::bigint", [mark])
+    found = {row[0] for row in wh.execute(FRAMES["instance_turnaround"].sql).fetchall()}
+    moved = {
+        row[0]
+        for row in wh.execute(
+            "select distinct stream_id from raw_events where event_id > ?"
+            " and stream_type = 'instance'",
+            [mark],
+        ).fetchall()
+    }
+    assert found and found == moved & set(facts)

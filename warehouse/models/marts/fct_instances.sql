@@ -61,7 +61,8 @@ final as (
         instances.nodes_visited,
         instances.reminders,
         instances.events,
-        instances.last_event_at
+        instances.last_event_at,
+        instances.last_event_id
     from instances
     left join at_submitted using (instance_id)
     left join at_terminal using (instance_id)
