@@ -32,7 +32,7 @@ from tongban.wiring import catalog_for
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.errors import WorkflowError
-from workflow_core.store.batch import DEFAULT_BATCH_EVENTS, BatchWriter
+from workflow_core.store.batch import BatchWriter
 from workflow_core.store.db import make_engine
 
 CAMPAIGN_LANE = "campaigns"
@@ -44,6 +44,11 @@ EVENTS_PER_REQUEST = 2.0
 EVENTS_PER_NODE = 2.8
 EVENTS_PER_REGISTRATION = 2.0
 MAX_LANE_SHARE = 1 / 8
+# Events a worker collects before it writes them. An instance in flight is written again in
+# every batch it changed in (its row, its changed tasks), and each commit checkpoints the
+# store: 100,000 rather than the writer's default 20,000 ran a demo month 9 % faster, for some
+# 120 MB more memory a worker.
+BATCH_EVENTS = 100_000
 
 
 class Lane(Protocol):
@@ -143,7 +148,7 @@ def simulate_lanes(
     days: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
-    batch_events: int = DEFAULT_BATCH_EVENTS,
+    batch_events: int = BATCH_EVENTS,
 ) -> tuple[LaneResult, int]:
     """Run `names` lanes in this process; (what they did, events written). `progress` gets the
     number of lane-days finished since its last call."""
