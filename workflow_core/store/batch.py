@@ -48,9 +48,10 @@ from workflow_core.store.campaigns import latest_registration, load_campaign
 from workflow_core.store.projections import (
     bound_rows,
     campaign_row,
-    inbox_rows,
-    instance_row,
-    task_row,
+    driver_statement,
+    inbox_values,
+    instance_values,
+    task_values,
 )
 from workflow_core.store.schema import campaigns, events, inbox, instances, tasks
 
@@ -395,24 +396,27 @@ class BatchWriter:
         instance_rows = []
         changed_tasks = []
         stale: list[str] = []
-        fresh = []
+        fresh: list[tuple[Any, ...]] = []
+        flushed = self._flushed
+        states = self._states
         for instance_id in dirty:
-            before = self._flushed.get(instance_id)
-            after = self._states[instance_id]
-            instance_rows.append(instance_row(after))
+            before = flushed.get(instance_id)
+            after = states[instance_id]
+            instance_rows.append(instance_values(after, to_time))
             old = {} if before is None else {t.task_id: t for t in before.tasks}
             for task in after.tasks:
-                if old.get(task.task_id) == task:
+                was = old.get(task.task_id)
+                if was is task or was == task:
                     continue
-                changed_tasks.append(task_row(instance_id, task))
-                if task.task_id in old:
+                changed_tasks.append(task_values(instance_id, task, to_time))
+                if was is not None:
                     stale.append(task.task_id)
-                fresh.extend(inbox_rows(instance_id, task))
+                fresh.extend(inbox_values(instance_id, task, to_time))
         upserts = [
-            bound_rows(dialect, instances, instance_rows, ("instance_id",), to_time),
-            bound_rows(dialect, tasks, changed_tasks, ("task_id",), to_time),
+            (driver_statement(dialect, instances, ("instance_id",)), instance_rows),
+            (driver_statement(dialect, tasks, ("task_id",)), changed_tasks),
         ]
-        return upserts, stale, bound_rows(dialect, inbox, fresh, None, to_time)
+        return upserts, stale, (driver_statement(dialect, inbox, None), fresh)
 
 
 # A driver statement and its parameters, bound before the transaction.

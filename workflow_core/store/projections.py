@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Dialect, Table, delete
 from workflow_core.domain.events import CAMPAIGN_EVENT_TYPES
 from workflow_core.domain.evolve import evolve, evolve_campaign
 from workflow_core.domain.state import CampaignState, InstanceState, TaskState, TaskStatus
-from workflow_core.store.event_store import driver_binder, iter_all
+from workflow_core.store.event_store import driver_binder, iter_all, json_text
 from workflow_core.store.schema import PROJECTION_TABLES, campaigns, inbox, instances, tasks
 
 
@@ -71,6 +71,101 @@ def inbox_rows(instance_id: str, task: TaskState) -> list[dict[str, Any]]:
         }
         for user in task.assignees
     ]
+
+
+# The rows above as the driver takes them, for the batched writer: in the order of the table's
+# columns (as `_driver_statement` lists them), times bound by `to_time` (`time_binder`), JSON as
+# text. A test holds each to `driver_binder` of its row.
+_INSTANCE_COLUMNS = (
+    "instance_id",
+    "process_key",
+    "process_version",
+    "applicant_id",
+    "campaign_id",
+    "supersedes",
+    "status",
+    "outcome",
+    "step",
+    "returns",
+    "form",
+    "submitted_at",
+    "updated_at",
+    "closed_at",
+    "version",
+)
+_TASK_COLUMNS = (
+    "task_id",
+    "instance_id",
+    "node_key",
+    "department_id",
+    "step",
+    "status",
+    "assignees",
+    "sla_hours",
+    "created_at",
+    "viewed_at",
+    "decided_at",
+    "decided_by",
+    "reminders",
+    "last_reminded_at",
+)
+_INBOX_COLUMNS = ("user_id", "task_id", "instance_id", "created_at")
+assert tuple(c.name for c in instances.columns) == _INSTANCE_COLUMNS
+assert tuple(c.name for c in tasks.columns) == _TASK_COLUMNS
+assert tuple(c.name for c in inbox.columns) == _INBOX_COLUMNS
+
+
+def instance_values(state: InstanceState, to_time: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """`instance_row(state)` bound for the driver."""
+    return (
+        state.instance_id,
+        state.process_key,
+        state.process_version,
+        state.applicant_id,
+        state.campaign_id,
+        state.supersedes,
+        state.status.value,
+        state.outcome,
+        state.step,
+        state.returns,
+        json_text(state.form),
+        to_time(state.submitted_at),
+        to_time(state.updated_at),
+        to_time(state.closed_at),
+        state.version,
+    )
+
+
+def task_values(
+    instance_id: str, task: TaskState, to_time: Callable[[Any], Any]
+) -> tuple[Any, ...]:
+    """`task_row(instance_id, task)` bound for the driver."""
+    return (
+        task.task_id,
+        instance_id,
+        task.node_key,
+        task.department_id,
+        task.step,
+        task.status.value,
+        json_text(list(task.assignees)),
+        task.sla_hours,
+        to_time(task.created_at),
+        to_time(task.viewed_at),
+        to_time(task.decided_at),
+        task.decided_by,
+        task.reminders,
+        to_time(task.last_reminded_at),
+    )
+
+
+def inbox_values(
+    instance_id: str, task: TaskState, to_time: Callable[[Any], Any]
+) -> list[tuple[Any, ...]]:
+    """`inbox_rows(instance_id, task)` bound for the driver."""
+    if task.status is not TaskStatus.OPEN:
+        return []
+    created_at = to_time(task.created_at)
+    return [(user, task.task_id, instance_id, created_at) for user in task.assignees]
 
 
 def campaign_row(state: CampaignState) -> dict[str, Any]:
@@ -239,6 +334,12 @@ def delete_rows(
 
 
 _DELETES: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
+def driver_statement(dialect: Dialect, table: Table, keys: tuple[str, ...] | None) -> str:
+    """The driver SQL of `upsert_rows` (with `keys`) or `insert_rows` (without) for `table`,
+    whose marks take every column in the table's order."""
+    return _driver_statement(dialect, table, keys)[0]
 
 
 def _driver_statement(

@@ -37,11 +37,15 @@ from workflow_core.errors import ConflictError
 from workflow_core.store import event_store
 from workflow_core.store.projections import (
     campaign_row,
+    inbox_rows,
+    inbox_values,
     instance_row,
+    instance_values,
     task_row,
+    task_values,
     upsert_rows,
 )
-from workflow_core.store.schema import campaigns, events, instances, tasks
+from workflow_core.store.schema import campaigns, events, inbox, instances, tasks
 from workflow_core.store.serialization import to_row
 
 T0 = datetime(2026, 3, 2, 2, 0, 0, 123456, tzinfo=UTC)
@@ -292,6 +296,21 @@ CAMPAIGN = CampaignState(
     deadline=T0 + timedelta(days=14),
     audience=("undergraduate", "graduate"),
 )
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("state", [STATE, LATER])
+def test_bound_projection_values_are_the_bound_rows(dialect: str, state: InstanceState) -> None:
+    def binder(table: Table) -> Any:
+        return event_store.driver_binder(dialect, table, [c.name for c in table.columns])
+
+    to_time = event_store.time_binder(dialect)
+    assert instance_values(state, to_time) == binder(instances)(instance_row(state))
+    for task in state.tasks:
+        assert task_values("i1", task, to_time) == binder(tasks)(task_row("i1", task))
+        expected = [binder(inbox)(row) for row in inbox_rows("i1", task)]
+        assert inbox_values("i1", task, to_time) == expected
+    assert inbox_values("i1", STATE.tasks[0], to_time)  # an open task has its inbox rows
 
 
 def projection(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
