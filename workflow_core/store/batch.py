@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, delete, select
+from sqlalchemy import Dialect, Engine, select
 
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Node, ProcessDefinition
@@ -48,6 +48,7 @@ from workflow_core.store.campaigns import latest_registration, load_campaign
 from workflow_core.store.projections import (
     bound_rows,
     campaign_row,
+    delete_rows,
     driver_statement,
     inbox_values,
     instance_values,
@@ -363,8 +364,9 @@ class BatchWriter:
             for statement, values in upserts:
                 if values:
                     conn.exec_driver_sql(statement, values)
-            for start in range(0, len(stale), 500):
-                conn.execute(delete(inbox).where(inbox.c.task_id.in_(stale[start : start + 500])))
+            # One executemany of a statement built once: Core's `in_` over 500 ids at a time
+            # was rebuilt and compiled for every chunk, a sixth of a flush.
+            delete_rows(conn, inbox, ("task_id",), [(task_id,) for task_id in stale])
             for statement, values in later:
                 if values:
                     conn.exec_driver_sql(statement, values)
