@@ -142,7 +142,6 @@ def trend_figure(frame: pl.DataFrame, lang: str, check_name: str) -> go.Figure:
         )
     )
     figure.update_layout(
-        template="plotly_white",
         font={"family": FONT, "size": 13},
         height=300,
         margin={"l": 10, "r": 20, "t": 20, "b": 40},

@@ -66,7 +66,6 @@ register_messages(
 def _base(lang: str, *, height: int) -> go.Figure:
     figure = go.Figure()
     figure.update_layout(
-        template="plotly_white",
         font={"family": FONT, "size": 13},
         height=height,
         margin={"l": 10, "r": 20, "t": 30, "b": 40},

@@ -87,7 +87,6 @@ def clocked(column: str, clock: Clock) -> str:
 
 def _layout(figure: go.Figure, *, height: int) -> go.Figure:
     figure.update_layout(
-        template="plotly_white",
         font={"family": FONT, "size": 13},
         height=height,
         margin={"l": 10, "r": 20, "t": 30, "b": 40},
