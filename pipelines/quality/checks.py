@@ -71,6 +71,13 @@ class Frame:
     # frame is re-read from the first event (its verdicts depend on these tables too).
     inputs: tuple[str, ...]
     keys: tuple[str, ...]  # the columns that name a failing row in its sample
+    # Rows equal in these columns are validated in one batch when the frame is too big for one
+    # pandas frame (see `pipelines.quality.gate`): a uniqueness check must see every row that
+    # could collide. Empty: always validated whole.
+    batch_by: tuple[str, ...] = ()
+    # The column the frame's SQL orders by, kept within each batch: the gate finds a check's
+    # first failing event in GX's sample of the first failing rows.
+    order_by: str | None = None
 
     @property
     def sql(self) -> str:
@@ -137,13 +144,29 @@ FRAMES: Final[dict[str, Frame]] = {
     frame.name: frame
     for frame in (
         Frame("event_columns", "table", (), ()),
-        Frame("events", "events", (), ("event_id", "stream_id", "event_type", "occurred_at")),
-        Frame("stream_versions", "events", (), ("event_id", "stream_id", "stream_version")),
+        Frame(
+            "events",
+            "events",
+            (),
+            ("event_id", "stream_id", "event_type", "occurred_at"),
+            batch_by=("event_id",),
+            order_by="event_id",
+        ),
+        Frame(
+            "stream_versions",
+            "events",
+            (),
+            ("event_id", "stream_id", "stream_version"),
+            batch_by=("stream_id",),
+            order_by="event_id",
+        ),
         Frame(
             "instance_order",
             "events",
             (),
             ("event_id", "instance_id", "stream_version", "event_type", "occurred_at"),
+            batch_by=("instance_id",),
+            order_by="event_id",
         ),
         # Not re-read when the catalog reloads: a process version's nodes never change, a new
         # version only adds nodes for the tasks that will use it.
@@ -152,22 +175,39 @@ FRAMES: Final[dict[str, Frame]] = {
             "events",
             (),
             ("instance_id", "task_id", "node_key", "created_at", "first_decided_at"),
+            batch_by=("task_id",),
         ),
-        Frame("instances", "events", (), ("instance_id",)),
-        Frame("applicants", "events", _BUSINESS_DIRECTORY, ("event_id", "instance_id")),
-        Frame("approvers", "events", ("raw_business__staff",), ("event_id", "instance_id")),
+        Frame("instances", "events", (), ("instance_id",), batch_by=("instance_id",)),
+        Frame(
+            "applicants",
+            "events",
+            _BUSINESS_DIRECTORY,
+            ("event_id", "instance_id"),
+            batch_by=("event_id",),
+            order_by="event_id",
+        ),
+        Frame(
+            "approvers",
+            "events",
+            ("raw_business__staff",),
+            ("event_id", "instance_id"),
+            batch_by=("event_id",),
+            order_by="event_id",
+        ),
         Frame(
             "students",
             "table",
             ("raw_business__students", "raw_business__student_class_memberships"),
             ("student_id",),
+            batch_by=("student_id",),
         ),
-        Frame("staff", "table", ("raw_business__staff",), ("staff_id",)),
+        Frame("staff", "table", ("raw_business__staff",), ("staff_id",), batch_by=("staff_id",)),
         Frame(
             "classes",
             "table",
             ("raw_business__classes", "raw_business__majors", "raw_business__colleges"),
             ("class_id", "major_id"),
+            batch_by=("class_id",),
         ),
         Frame(
             "memberships",
@@ -178,21 +218,27 @@ FRAMES: Final[dict[str, Frame]] = {
                 "raw_business__students",
             ),
             ("membership_id", "student_id", "class_id"),
+            batch_by=("student_id",),
         ),
         Frame(
             "statuses",
             "table",
             ("raw_business__student_statuses",),
             ("status_id", "student_id", "status"),
+            batch_by=("student_id",),
         ),
         Frame(
             "counsellors",
             "table",
             ("raw_business__role_assignments", "raw_business__staff", "raw_business__classes"),
             ("assignment_id", "person_id", "class_id"),
+            batch_by=("assignment_id",),
         ),
-        Frame("task_durations", "events", (), ("instance_id", "task_id")),
-        Frame("instance_turnaround", "events", (), ("instance_id",)),
+        Frame("task_durations", "events", (), ("instance_id", "task_id"), batch_by=("task_id",)),
+        Frame("instance_turnaround", "events", (), ("instance_id",), batch_by=("instance_id",)),
+        # The marts' frames below are aggregates (per campaign and class, per service and
+        # period: thousands of rows) re-read on every live pass that changes them: validated
+        # whole, without staging them first.
         Frame(
             "registration_progress",
             "table",

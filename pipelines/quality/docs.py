@@ -4,7 +4,8 @@
 `directory/gx/`) holding, per frame, its suite and the latest validation result this process
 made (`pipelines.quality.validate.latest_validations`), and renders the static site at
 `directory/gx/uncommitted/data_docs/local_site/index.html`. The project keeps one validation per
-frame (the previous one is replaced), so it stays small however many runs write to it. The
+frame (the previous one is replaced), so it stays small however many runs write to it; of a
+frame too big to validate at once, that is one of its batches (the build's log says so). The
 pages load their CSS and JavaScript from CDNs: offline they are unstyled, which is one reason the
 dashboards' own data-quality page never links to them.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pipelines.quality.checks import FRAMES
-from pipelines.quality.validate import latest_validations
+from pipelines.quality.validate import latest_batches, latest_validations
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,13 @@ def build_docs(directory: Path, log: logging.Logger | None = None) -> Path | Non
         f"Data Docs of {len(validations)} frames built in {time.perf_counter() - started:.2f} s:"
         f" {index}"
     )
+    batched = {name: n for name, n in sorted(latest_batches().items()) if n > 1}
+    if batched:
+        out.info(
+            "Data Docs show one batch of each frame validated in batches (the first that failed,"
+            " else the first; the checks' results count every batch): "
+            + ", ".join(f"{name} in {n} batches" for name, n in batched.items())
+        )
     return index
 
 

@@ -9,14 +9,16 @@ until the rows are corrected — a blocking failure cannot be skipped by the tra
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
 
 import duckdb
 
-from pipelines.quality.checks import CHECKS, FRAMES, Check
-from pipelines.quality.validate import validate_frame
+from pipelines.quality.checks import CHECKS, FRAMES, Check, Frame
+from pipelines.quality.validate import validate_batches, validate_frame
 from warehouse.quality import (
     CheckResult,
     CheckState,
@@ -28,6 +30,14 @@ from warehouse.quality import (
     record_results,
     register_checks,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Rows of a frame validated as one pandas frame at most (GX on 1 M rows of the events frame:
+# ~0.1 GiB of pandas beside DuckDB's capped memory); a bigger frame is validated in batches.
+BATCH_ROWS: Final = 1_000_000
+_STAGED: Final = "_quality_staged_frame"
 
 
 @dataclass(frozen=True)
@@ -62,9 +72,11 @@ def evaluate(
     run: RunInfo,
     *,
     full: bool = False,
+    batch_rows: int = BATCH_ROWS,
 ) -> Evaluation:
     """Validate the due `checks` against the working database as of `run.events_cursor`, store
-    the results and advance the checks that passed. `full` re-reads everything."""
+    the results and advance the checks that passed. `full` re-reads everything. A frame that
+    may hold more than `batch_rows` rows is validated in batches of about that many."""
     started = time.perf_counter()
     register_checks(conn, (check.info for check in CHECKS))
     states = check_states(conn)
@@ -98,16 +110,16 @@ def evaluate(
                 continue
         conn.execute("set variable quality_after = ?::bigint", [after])
         began = time.perf_counter()
-        rows = conn.execute(frame.sql).df()
-        read = time.perf_counter() - began
         scope = "incremental" if frame.kind == "events" and after > 0 else "full"
-        if rows.empty and frame.kind == "events":
-            # Nothing new of this kind (no submission in this pass, say): every row-level
-            # expectation holds on no rows; GX would take ~30 ms to say so.
-            outcome = [_vacuous(check.name, scope) for check in group]
+        # A live pass reads seconds of traffic: validated whole, as it costs nothing to stage.
+        # Event ids only grow, so the cursor's distance bounds the new events.
+        if frame.batch_by and (
+            frame.kind == "table" or after == 0 or run.events_cursor - after > batch_rows
+        ):
+            outcome, count, read = _validate_staged(conn, frame, group, scope, batch_rows)
         else:
-            outcome = validate_frame(frame_name, group, rows, scope=scope)
-        frames[frame_name] = (len(rows), read, time.perf_counter() - began - read)
+            outcome, count, read = _validate_whole(conn, frame, group, scope)
+        frames[frame_name] = (count, read, time.perf_counter() - began - read)
         results.extend(outcome)
         for result in outcome:
             fingerprint = by_name[result.check_name].fingerprint
@@ -144,6 +156,66 @@ def failing_blocking_event_checks(
     states = check_states(conn)
     through = min((states[n].validated_through if n in states else 0 for n in names), default=0)
     return sorted(failing), through
+
+
+def _validate_whole(
+    conn: duckdb.DuckDBPyConnection, frame: Frame, group: Sequence[Check], scope: str
+) -> tuple[list[CheckResult], int, float]:
+    """The checks' results on the frame read as one pandas frame, its rows, seconds reading."""
+    began = time.perf_counter()
+    rows = conn.execute(frame.sql).df()
+    read = time.perf_counter() - began
+    if rows.empty and frame.kind == "events":
+        # Nothing new of this kind (no submission in this pass, say): every row-level
+        # expectation holds on no rows; GX would take ~30 ms to say so.
+        return [_vacuous(check.name, scope) for check in group], 0, read
+    return validate_frame(frame.name, group, rows, scope=scope), len(rows), read
+
+
+def _validate_staged(
+    conn: duckdb.DuckDBPyConnection,
+    frame: Frame,
+    group: Sequence[Check],
+    scope: str,
+    batch_rows: int,
+) -> tuple[list[CheckResult], int, float]:
+    """The checks' results on the frame validated in batches of about `batch_rows` rows, its
+    rows, seconds reading.
+
+    The frame's query runs once, into a temporary table (DuckDB keeps it under its memory
+    limit, spilling the rest); each batch is then read from there and dropped once validated.
+    A pandas frame of the whole of a big frame cost more than its own size: the conversion
+    holds DuckDB's materialised result beside it (5.1 GiB for the 11 M events' 1 GiB frame)."""
+    began = time.perf_counter()
+    conn.execute(f"create or replace temp table {_STAGED} as\n{frame.sql}")
+    try:
+        (count,) = conn.execute(f"select count(*) from {_STAGED}").fetchone() or (0,)
+        read = time.perf_counter() - began
+        if count == 0 and frame.kind == "events":
+            return [_vacuous(check.name, scope) for check in group], 0, read
+        batches = max(1, math.ceil(count / batch_rows))
+        reading = [read]
+
+        def read_batches() -> Iterator[pd.DataFrame]:
+            # Rows that one check compares (equal `batch_by` values) share a batch, wherever
+            # they stand in the frame's order: batches cut by row ranges would split them.
+            where = f"where hash({', '.join(frame.batch_by)}) % {batches} = " if batches > 1 else ""
+            order = f" order by {frame.order_by}" if frame.order_by else ""
+            for batch in range(batches):
+                started = time.perf_counter()
+                rows = conn.execute(
+                    f"select * from {_STAGED} {where}{batch if where else ''}{order}"
+                ).df()
+                reading[0] += time.perf_counter() - started
+                if batches > 1 and rows.empty:
+                    continue
+                yield rows
+                del rows
+
+        outcome = validate_batches(frame.name, group, read_batches(), scope=scope)
+        return outcome, int(count), reading[0]
+    finally:
+        conn.execute(f"drop table if exists {_STAGED}")
 
 
 def _vacuous(name: str, scope: str) -> CheckResult:

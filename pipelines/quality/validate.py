@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from pipelines.quality.checks import FRAMES, Check
+from pipelines.quality.checks import FRAMES, Check, Frame
 from warehouse.quality import SAMPLE_ROWS, CheckResult
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ _lock = threading.Lock()
 _state: dict[str, Any] = {}
 # The latest `ExpectationSuiteValidationResult` of each frame (one per frame: bounded).
 _latest: dict[str, Any] = {}
+# In how many batches each frame of `_latest` was validated.
+_batches: dict[str, int] = {}
 
 
 def validate_frame(
@@ -34,12 +36,76 @@ def validate_frame(
     scope: str = "full",
 ) -> list[CheckResult]:
     """Validate `frame` (the rows of frame `frame_name`) against `checks`, all of that frame."""
+    return validate_batches(frame_name, checks, (frame,), scope=scope)
+
+
+def validate_batches(
+    frame_name: str,
+    checks: Sequence[Check],
+    batches: Iterable[pd.DataFrame],
+    *,
+    scope: str = "full",
+) -> list[CheckResult]:
+    """Validate the rows of frame `frame_name`, handed over in `batches` that together hold them
+    all, against `checks`: one result per check, as if the rows were validated in one frame.
+
+    Each batch is dropped once validated, before the next is taken from `batches`, so a batched
+    frame needs the memory of one batch. A batch must hold every row that a check compares with
+    another (`Frame.batch_by`) and keep the frame's order (`Frame.order_by`)."""
     wrong = sorted(c.name for c in checks if c.frame != frame_name)
     if wrong:
         raise ValueError(f"checks {wrong} do not validate frame {frame_name!r}")
+    parts: dict[str, list[tuple[CheckResult, int]]] = {check.name: [] for check in checks}
+    shown: Any = None
+    count = 0
+    for batch in batches:
+        validation, rows, seconds = _validate(frame_name, tuple(checks), batch)
+        del batch  # before the next batch is read
+        count += 1
+        # The docs show one validation a frame: the first that failed, else the first.
+        if shown is None or (shown.success and not validation.success):
+            shown = validation
+        by_name = {str(r.expectation_config.meta["check"]): r for r in validation.results}
+        missing = sorted(c.name for c in checks if c.name not in by_name)
+        if missing:
+            raise RuntimeError(f"Great Expectations returned no result for {missing}")
+        for check in checks:
+            outcome = by_name[check.name]
+            parts[check.name].append(
+                (
+                    _result(check.name, outcome, rows, scope, seconds),
+                    int((outcome.result or {}).get("missing_count") or 0),
+                )
+            )
+    if shown is None:
+        raise ValueError(f"frame {frame_name!r} was handed over in no batch")
+    with _lock:
+        _latest[frame_name] = shown
+        _batches[frame_name] = count
+    frame = FRAMES[frame_name]
+    return [_merge(check.name, parts[check.name], frame) for check in checks]
+
+
+def latest_validations() -> dict[str, Any]:
+    """The latest GX validation result of each frame this process validated, by frame name (of
+    a frame validated in batches: the first batch that failed, else the first batch)."""
+    with _lock:
+        return dict(_latest)
+
+
+def latest_batches() -> dict[str, int]:
+    """In how many batches each frame of `latest_validations` was validated."""
+    with _lock:
+        return dict(_batches)
+
+
+def _validate(
+    frame_name: str, checks: tuple[Check, ...], frame: pd.DataFrame
+) -> tuple[Any, int, float]:
+    """GX's validation of one frame, its rows, and the seconds it took per check."""
     started = time.perf_counter()
     with _lock:
-        suite, batch_definition = _suite(frame_name, tuple(checks))
+        suite, batch_definition = _suite(frame_name, checks)
         keys = [key for key in FRAMES[frame_name].keys if key in frame.columns]
         validation = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
             suite,
@@ -49,21 +115,48 @@ def validate_frame(
                 "unexpected_index_column_names": keys,
             },
         )
-        _latest[frame_name] = validation
-    seconds = (time.perf_counter() - started) / max(len(checks), 1)
-    by_name = {str(r.expectation_config.meta["check"]): r for r in validation.results}
-    missing = sorted(c.name for c in checks if c.name not in by_name)
-    if missing:
-        raise RuntimeError(f"Great Expectations returned no result for {missing}")
-    return [
-        _result(check.name, by_name[check.name], len(frame), scope, seconds) for check in checks
-    ]
+    return validation, len(frame), (time.perf_counter() - started) / max(len(checks), 1)
 
 
-def latest_validations() -> dict[str, Any]:
-    """The latest GX validation result of each frame this process validated, by frame name."""
-    with _lock:
-        return dict(_latest)
+def _merge(name: str, parts: Sequence[tuple[CheckResult, int]], frame: Frame) -> CheckResult:
+    """One check's results over the batches of a frame as one result over the whole frame."""
+    if len(parts) == 1:
+        return parts[0][0]
+    results = [result for result, _ in parts]
+    elements = sum(r.element_count for r in results)
+    unexpected = sum(r.unexpected_count for r in results)
+    # GX's unexpected_percent counts only the rows it did not skip: NULLs of a column check,
+    # pairs with a missing side under ignore_row_if=either_value_is_missing.
+    nonmissing = elements - sum(missing for _, missing in parts)
+    observed = next(
+        (r.observed_value for r in results if isinstance(r.observed_value, Mapping)),
+        next((r.observed_value for r in results if r.observed_value is not None), None),
+    )
+    order = ((frame.order_by,) if frame.order_by else ()) + frame.keys
+    sample = sorted(
+        (row for r in results for row in r.sample), key=lambda row: _sample_order(row, order)
+    )
+    return CheckResult(
+        check_name=name,
+        success=all(r.success for r in results),
+        element_count=elements,
+        unexpected_count=unexpected,
+        observed_value=observed,
+        unexpected_percent=100 * unexpected / nonmissing if nonmissing > 0 else None,
+        sample=sample[:SAMPLE_ROWS],
+        scope=results[0].scope,
+        seconds=sum(r.seconds for r in results),
+    )
+
+
+def _sample_order(row: Mapping[str, object], columns: Sequence[str]) -> tuple[object, ...]:
+    """Failing rows in the frame's order; a NULL last, and values of unlike types apart rather
+    than compared."""
+    key: list[object] = []
+    for column in columns:
+        value = row.get(column)
+        key.extend((value is None, type(value).__name__, 0 if value is None else value))
+    return tuple(key)
 
 
 def _result(name: str, outcome: Any, rows: int, scope: str, seconds: float) -> CheckResult:

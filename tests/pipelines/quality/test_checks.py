@@ -1,8 +1,10 @@
 """The check catalog against the real frames of a small university's warehouse: every frame
-runs, every column a check or a sample names exists, and the event types match the workflow's."""
+runs, every column a check, a sample or a batch names exists, and the event types match the
+workflow's."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,31 @@ def test_every_sample_key_is_in_its_frame(frame_columns: dict[str, list[str]]) -
         for name, frame in FRAMES.items()
     }
     assert not {name: keys for name, keys in absent.items() if keys}
+
+
+def test_every_batch_and_order_column_is_in_its_frame(
+    frame_columns: dict[str, list[str]],
+) -> None:
+    absent = {
+        name: [c for c in (*frame.batch_by, frame.order_by) if c and c not in frame_columns[name]]
+        for name, frame in FRAMES.items()
+    }
+    assert not {name: columns for name, columns in absent.items() if columns}
+
+
+def test_rows_a_uniqueness_check_compares_share_a_batch() -> None:
+    for check in CHECKS:
+        kwargs = check.expect.kwargs
+        if "Unique" in check.expect.kind:
+            unique = kwargs.get("column_list") or [kwargs["column"]]
+            batch_by = FRAMES[check.frame].batch_by
+            assert batch_by and set(batch_by) <= set(unique), check.name
+
+
+def test_a_frame_ordered_in_sql_keeps_its_order_in_batches() -> None:
+    for name, frame in FRAMES.items():
+        ordered = re.search(r"\border by (\w+)\s*$", frame.sql)
+        assert frame.order_by == (ordered.group(1) if ordered else None), name
 
 
 def test_the_readme_lists_every_check_with_its_severity() -> None:

@@ -1,6 +1,7 @@
 """Data Docs: frames validated through validate_frame are rendered into a local GX project, one
 validation per frame however often it is rebuilt; a failed build only warns; the live update
-builds none; the shell and the pipelines agree where the project lives."""
+builds none; a frame validated in batches shows its failing batch; the shell and the pipelines
+agree where the project lives."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ from pipelines.jobs import LIVE_UPDATE, WAREHOUSE_UPDATE
 from pipelines.quality.asset_checks import maybe_build_docs
 from pipelines.quality.checks import CHECKS, Check
 from pipelines.quality.docs import RUN_NAME, build_docs
-from pipelines.quality.validate import latest_validations, validate_frame
+from pipelines.quality.validate import (
+    latest_batches,
+    latest_validations,
+    validate_batches,
+    validate_frame,
+)
 from tongban.settings import Settings
 
 
@@ -80,6 +86,29 @@ def test_docs_show_each_validated_frame_once(tmp_path: Path) -> None:
     assert staff["success"] is True
     assert len(list((_site(directory) / "validations" / "staff").rglob("*.html"))) == 1
     assert len(_stored(directory, "instances")) == 1
+
+
+def test_a_frame_validated_in_batches_shows_its_failing_batch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    batches = [
+        pd.DataFrame({"staff_id": ["s1", "s2"]}),
+        pd.DataFrame({"staff_id": ["s3", "s3", "s3"]}),  # s3 thrice: the uniqueness check fails
+        pd.DataFrame({"staff_id": ["s4"]}),
+    ]
+    [result] = validate_batches("staff", _checks("staff"), iter(batches))
+    assert (result.success, result.element_count, result.unexpected_count) == (False, 6, 3)
+    assert latest_batches()["staff"] == 3
+    directory = tmp_path / "gx-home"
+
+    with caplog.at_level(logging.INFO, logger="pipelines.quality.docs"):
+        assert build_docs(directory) is not None
+
+    [staff] = _stored(directory, "staff")
+    assert staff["success"] is False
+    [shown] = cast(list[dict[str, object]], staff["results"])
+    assert cast(dict[str, object], shown["result"])["element_count"] == 3
+    assert any("staff in 3 batches" in r.getMessage() for r in caplog.records)
 
 
 def test_a_failed_build_warns_and_returns_nothing(
