@@ -49,6 +49,9 @@ MAX_LANE_SHARE = 1 / 8
 # store: 100,000 rather than the writer's default 20,000 ran a demo month 9 % faster, for some
 # 120 MB more memory a worker.
 BATCH_EVENTS = 100_000
+# Growth in live objects (net of those freed) after which the day's end runs the collector; a
+# collection walks about that many objects, some 50 ms.
+COLLECT_AFTER_OBJECTS = 500_000
 
 
 class Lane(Protocol):
@@ -195,23 +198,25 @@ def simulate_lanes(
 
 @contextmanager
 def _collected_day_by_day() -> Iterator[Callable[[], None]]:
-    """Python's cycle collector run once a simulated day instead of whenever it likes.
+    """Python's cycle collector run between simulated days instead of whenever it likes.
 
     A run holds hundreds of thousands of objects for a while (instances in flight, pending
     events, the people's plans), and the collector, triggered every 700 allocations, walked them
     again and again: a fifth of a run's time. Almost nothing the run makes is cyclic (some
     hundred objects in a month of the demo university), and reference counting frees the rest.
-    So automatic collection is off for the run; at each day's end the young generations are
-    collected once and whatever survives is frozen, out of every later collection's way (what
-    a frozen object holds is still freed by reference counting when it is dropped). The
+    So automatic collection is off for the run; at the end of a day on which the objects alive
+    have grown by `COLLECT_AFTER_OBJECTS` since the last collection, the young generations are
+    collected once and whatever survives is frozen, out of every later collection's way (what a
+    frozen object holds is still freed by reference counting when it is dropped). The
     collector's previous setting comes back afterwards.
     """
     enabled = gc.isenabled()
     gc.disable()
 
     def day_done() -> None:
-        gc.collect(1)
-        gc.freeze()
+        if gc.get_count()[0] >= COLLECT_AFTER_OBJECTS:
+            gc.collect(1)
+            gc.freeze()
 
     try:
         yield day_done
