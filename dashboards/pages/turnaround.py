@@ -392,8 +392,9 @@ def body(
         service_names = _service_names(catalog, lang)
         keys = [process_key] if process_key is not None else list(service_names)
         rows: list[dict[str, str]] = []
+        every_service = reads.departments_of_services(cursor, scope, keys)
         for key in keys:
-            per_service = reads.departments(cursor, scope, process_key=key)
+            per_service = every_service.filter(pl.col("process_key") == key)
             for row in department_rows(per_service, lang, clock, names):
                 rows.append({**row, "service": service_names.get(key, key)})
         parts.append(

@@ -179,8 +179,7 @@ def turnaround_render(cursor: duckdb.DuckDBPyConnection, scope: Scope, values: V
         turnaround_reads.services(cursor, scope, grain="week", since=since, until=until)
     else:
         keys = [process_key] if process_key is not None else catalog["process_key"].to_list()
-        for key in keys:
-            turnaround_reads.departments(cursor, scope, process_key=str(key))
+        turnaround_reads.departments_of_services(cursor, scope, [str(key) for key in keys])
         turnaround_reads.departments(
             cursor, scope, grain="week", since=since, until=until, process_key=service
         )

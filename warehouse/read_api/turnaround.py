@@ -8,6 +8,7 @@ or 书院 office) sees the rows of its own units. Every row keeps its sample siz
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Final, Literal
 
@@ -115,6 +116,19 @@ def departments(
     process_key: str = "*",
 ) -> pl.DataFrame:
     """Per department: workload, turnaround, SLA-relative time, on-time rate, signals."""
+    return departments_of_services(cursor, scope, [process_key], grain, since, until)
+
+
+def departments_of_services(
+    cursor: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    process_keys: Sequence[str],
+    grain: Grain = "all",
+    since: date | None = None,
+    until: date | None = None,
+) -> pl.DataFrame:
+    """`departments` for each of `process_keys` in one query (a unit's table of every
+    service, one read where a read per service took 3-5 ms each), ordered by service."""
     period, params = _period(grain, since, until)
     units, unit_params = _units(scope, "department_id")
     frame = query(
@@ -124,10 +138,10 @@ def departments(
             units.name_en as department_name_en
         from mart_turnaround__departments as departments
         left join dim_org_units as units on units.unit_id = departments.department_id
-        where {period} and {units} and process_key = ?
-        order by department_id, period_start
+        where {period} and {units} and list_contains(?, process_key)
+        order by process_key, department_id, period_start
         """,
-        [*params, *unit_params, process_key],
+        [*params, *unit_params, list(process_keys)],
     )
     return _mark(frame, "decided", scope)
 

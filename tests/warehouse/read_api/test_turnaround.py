@@ -146,3 +146,23 @@ def test_case_durations_spread_every_case_of_a_service_over_the_same_bins(
         (bins["lower_s"] <= slowest) & (bins["upper_s"].is_null() | (bins["upper_s"] > slowest))
     )
     assert holding.height == 1 and holding["cases"][0] >= 1
+
+
+def test_every_services_departments_in_one_read_equal_one_read_each(
+    small_university: BuiltUniversity, warehouse: Warehouse
+) -> None:
+    with warehouse.cursor() as cursor:
+        for role in ("leadership", "college_office"):
+            person = next(u for r, u in personas(small_university) if r == role)
+            scope = resolve_scope(cursor, person, ON)
+            keys = sorted(
+                str(row[0])
+                for row in cursor.execute(
+                    "select distinct process_key from mart_turnaround__departments"
+                ).fetchall()
+            )
+            together = turnaround.departments_of_services(cursor, scope, keys)
+            assert together.height > 0
+            for key in keys:
+                one = turnaround.departments(cursor, scope, process_key=key)
+                assert together.filter(together["process_key"] == key).equals(one), key
