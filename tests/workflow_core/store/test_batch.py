@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from tests.workflow_core.conftest import People, fitting_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Audience
+from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.directory.schema import student_class_memberships
 from workflow_core.directory.sql_directory import SqlDirectory
 from workflow_core.domain.commands import (
@@ -181,14 +182,19 @@ def replay(service: WorkflowService, steps: list[Step]) -> None:
                 raise AssertionError(command)
 
 
+@pytest.mark.parametrize("snapshot", [False, True], ids=["sql-directory", "memory-directory"])
 def test_batched_history_equals_the_live_path_and_a_rebuild(
     store_engine: Engine,
+    business_engine: Engine,
     tmp_path: Path,
     catalog: Catalog,
     directory: SqlDirectory,
     people: People,
+    snapshot: bool,
 ) -> None:
-    writer = BatchWriter(store_engine, catalog, directory, batch_events=37)
+    # A snapshot directory lets the writer remember each caller for the day: the same history.
+    known = MemoryDirectory.load(business_engine) if snapshot else directory
+    writer = BatchWriter(store_engine, catalog, known, batch_events=37)
     steps = run_script(writer, catalog, people, directory)
     writer.flush()
     kinds = {type(command).__name__ for _u, _i, command, _a in steps}
