@@ -255,7 +255,9 @@ class CampaignLane:
             self.writer.claim_prefix(f"{self.campaign_id(spec)}-")
 
     def run_day(self, day: date) -> None:
-        until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ)
+        # In UTC, as the queue's moments: comparing times of two zones asks each for its
+        # offset, and the campus zone's answer costs a look-up every time.
+        until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ).astimezone(UTC)
         while self._queue and self._queue[0][0] < until:
             at, _seq, kind, args = heapq.heappop(self._queue)
             self._perform(kind, at, args)

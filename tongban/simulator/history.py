@@ -154,7 +154,9 @@ class ServiceLane:
         count = poisson(self.rng, self.volumes.expected(self.key, day) / self.parts)
         for moment in arrival_times(self.key, day, count, self.rng):
             self._at(moment, "submit", self.key)
-        until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ)
+        # In UTC, as the queue's moments: comparing times of two zones asks each for its
+        # offset, and the campus zone's answer costs a look-up every time.
+        until = datetime.combine(day + timedelta(days=1), time(0), CAMPUS_TZ).astimezone(UTC)
         while self._queue and self._queue[0][0] < until:
             at, _seq, kind, args = heapq.heappop(self._queue)
             self._perform(kind, at, args)
