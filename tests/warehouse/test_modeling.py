@@ -113,7 +113,7 @@ def test_a_changed_model_and_everything_downstream_rebuild_from_scratch(tmp_path
         ("-- materialized: incremental\nselect 1", "needs '-- key: <stream id column>'"),
         (
             "-- materialized: incremental\n-- key: stream_id\nselect 1",
-            "must restrict its events to affected_streams",
+            "must read affected_events or restrict to affected_streams",
         ),
         ("-- materialized: append\nselect 1", "must read getvariable('model_hwm')"),
         ("-- refresh: hourly\nselect 1", "unknown refresh 'hourly'"),
@@ -244,3 +244,54 @@ def test_an_incremental_run_that_only_removes_rows_is_a_change(tmp_path: Path) -
     run_models(conn, as_of=AS_OF, models=models)
     assert conn.execute("select count(*) from int_streams__counted").fetchall() == [(2,)]
     assert change_tokens(conn, ["int_streams__counted"]) != before
+
+
+class _Counting:
+    """A connection that counts the statements that make the affected events."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+        self.made = 0
+
+    def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+        if "affected_events as" in sql:
+            self.made += 1
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+
+def test_models_sharing_a_mark_share_one_read_of_their_streams_events(tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    models = project(root)
+    write(
+        root,
+        "intermediate",
+        "int_streams__latest",
+        "-- materialized: incremental\n-- key: stream_id\n"
+        "select stream_id, max(event_id) as latest from affected_events group by stream_id\n",
+    )
+    load_models.cache_clear()
+    models = load_models(root)
+    # It reads the events model's rows, so it runs after it.
+    order = [m.name for m in models]
+    assert order.index("stg_events__all") < order.index("int_streams__latest")
+    conn = duckdb.connect(str(tmp_path / "work.duckdb"))
+    counting = _Counting(conn)
+    append_events(conn, events(1, 6), after=0)
+    run_models(counting, as_of=AS_OF, models=models)  # type: ignore[arg-type]
+    append_events(conn, events(7, 8), after=6)
+    counting.made = 0
+    run_models(counting, as_of=AS_OF, models=models)  # type: ignore[arg-type]
+    assert counting.made == 1  # two incremental models, one read
+    assert conn.execute("select * from int_streams__latest order by all").fetchall() == [
+        ("s0", 6),
+        ("s1", 7),
+        ("s2", 8),
+    ]
+    assert conn.execute("select * from int_streams__counted order by all").fetchall() == [
+        ("s0", 2),
+        ("s1", 3),
+        ("s2", 3),
+    ]

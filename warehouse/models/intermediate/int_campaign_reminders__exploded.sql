@@ -4,10 +4,9 @@
 with
 
 events as (
-    select * from stg_events__all
+    select * from affected_events
     where stream_type = 'campaign'
       and event_type = 'campaign_reminded'
-      and stream_id in (select stream_id from affected_streams)
 ),
 
 final as (

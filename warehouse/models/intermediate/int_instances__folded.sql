@@ -6,9 +6,8 @@
 with
 
 events as (
-    select * from stg_events__all
+    select * from affected_events
     where stream_type = 'instance'
-      and stream_id in (select stream_id from affected_streams)
 ),
 
 submitted as (

@@ -19,8 +19,7 @@
 with
 
 events as (
-    select * from stg_events__all
-    where stream_id in (select stream_id from affected_streams)
+    select * from affected_events
 ),
 
 counted as (

@@ -6,11 +6,10 @@
 with
 
 events as (
-    select * from stg_events__all
+    select * from affected_events
     where stream_type = 'instance'
       and event_type = 'submitted'
       and campaign_id is not null
-      and stream_id in (select stream_id from affected_streams)
 ),
 
 final as (

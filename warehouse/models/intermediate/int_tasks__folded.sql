@@ -8,10 +8,9 @@
 with
 
 events as (
-    select * from stg_events__all
+    select * from affected_events
     where stream_type = 'instance'
       and task_id is not null
-      and stream_id in (select stream_id from affected_streams)
 ),
 
 created as (

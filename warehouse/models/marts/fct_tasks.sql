@@ -21,10 +21,9 @@ nodes as (select * from stg_catalog__nodes),
 
 resubmissions as (
     select stream_id as instance_id, occurred_at as resubmitted_at
-    from stg_events__all
+    from affected_events
     where stream_type = 'instance'
       and event_type = 'resubmitted'
-      and stream_id in (select stream_id from affected_streams)
 ),
 
 approvals as (
