@@ -155,11 +155,25 @@ def test_a_failure_while_updating_the_copy_publishes_nothing(
     same_as_work(work, snapshot.path)
 
 
+def with_tokens(
+    work: duckdb.DuckDBPyConnection, paths: WarehousePaths, cursor: int, tokens: dict[str, str]
+) -> publication.Snapshot:
+    return publish(
+        work,
+        TABLES,
+        paths,
+        as_of=AS_OF,
+        events_cursor=cursor,
+        partitions=PARTITIONS,
+        tokens=tokens,
+    )
+
+
 def test_a_table_with_the_token_it_was_published_with_is_not_compared(
     paths: WarehousePaths, work: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens = {"dim_units": "w:1", "fct_rosters": "w:2"}
-    publish(work, TABLES, paths, as_of=AS_OF, events_cursor=1, partitions=PARTITIONS, tokens=tokens)
+    with_tokens(work, paths, 1, tokens)
     compared: list[str] = []
     rewrite = publication._rewrite
 
@@ -169,15 +183,7 @@ def test_a_table_with_the_token_it_was_published_with_is_not_compared(
 
     monkeypatch.setattr(publication, "_rewrite", spying)
     work.execute("insert into fct_rosters select 'c3', range, false from range(10)")
-    second = publish(
-        work,
-        TABLES,
-        paths,
-        as_of=AS_OF,
-        events_cursor=2,
-        partitions=PARTITIONS,
-        tokens={"dim_units": "w:1", "fct_rosters": "w:3"},
-    )
+    second = with_tokens(work, paths, 2, {"dim_units": "w:1", "fct_rosters": "w:3"})
     # dim_units kept its token: taken as copied, its count from the record; fct_rosters compared.
     assert compared == ["fct_rosters"]
     assert second.rewritten is not None and dict(second.rewritten) == {
@@ -203,14 +209,6 @@ def test_a_snapshot_from_before_tokens_is_updated_by_comparing(
     with duckdb.connect(str(first.path)) as old:  # as an older release wrote it
         old.execute("alter table _snapshot_tables drop column change_token")
     work.execute("delete from dim_units where unit = 0")
-    second = publish(
-        work,
-        TABLES,
-        paths,
-        as_of=AS_OF,
-        events_cursor=2,
-        partitions=PARTITIONS,
-        tokens={"dim_units": "w:1", "fct_rosters": "w:2"},
-    )
+    second = with_tokens(work, paths, 2, {"dim_units": "w:1", "fct_rosters": "w:2"})
     assert second.rewritten is not None and second.rewritten["dim_units"] == 49
     same_as_work(work, second.path)
