@@ -184,3 +184,32 @@ def test_durations(
 def test_parallel_steps_are_marked_from_the_catalog(wh: duckdb.DuckDBPyConnection) -> None:
     parallel = rows_of(wh, "select task_id from fct_tasks where is_parallel_step order by 1")
     assert [r["task_id"] for r in parallel] == ["I8-t1", "I8-t2", "I9-t1", "I9-t2"]
+
+
+def test_each_task_knows_its_instances_last_event_so_the_checks_find_what_moved(
+    wh: duckdb.DuckDBPyConnection,
+) -> None:
+    from pipelines.quality.checks import FRAMES
+
+    lasts = dict(
+        wh.execute(
+            "select stream_id, max(event_id) from raw_events where stream_type = 'instance'"
+            " group by all"
+        ).fetchall()
+    )
+    marks = wh.execute("select instance_id, instance_last_event_id from fct_tasks").fetchall()
+    assert marks and all(lasts[instance] == last for instance, last in marks)
+
+    # The task-duration check's frame after a mark: exactly the tasks of instances that moved.
+    mark = sorted(lasts.values())[len(lasts) // 2]
+    wh.execute("set variable quality_after = ?::bigint", [mark])
+    found = {row[0] for row in wh.execute(FRAMES["task_durations"].sql).fetchall()}
+    moved = {
+        row[0]
+        for row in wh.execute(
+            "select task_id from fct_tasks where instance_id in (select stream_id from raw_events"
+            " where event_id > ? and stream_type = 'instance')",
+            [mark],
+        ).fetchall()
+    }
+    assert found and found == moved

@@ -26,6 +26,15 @@ resubmissions as (
       and event_type = 'resubmitted'
 ),
 
+-- Each instance's newest event: its tasks' rows with news since a mark are those past it (a
+-- range the table's zone maps answer; the checks read them so).
+instance_marks as (
+    select stream_id as instance_id, max(event_id) as instance_last_event_id
+    from affected_events
+    where stream_type = 'instance'
+    group by all
+),
+
 approvals as (
     select instance_id, department_id, decided_at, step
     from tasks
@@ -146,12 +155,14 @@ final as (
             and epoch(placed.decided_at) - epoch(placed.first_viewed_at) < 30 as is_instant_approval,
         placed.reminders,
         placed.reassignments,
-        placed.delegations
+        placed.delegations,
+        instance_marks.instance_last_event_id
     from placed
     left join at_created using (task_id)
     left join at_viewed using (task_id)
     left join at_decided using (task_id)
     left join handoffs using (task_id)
+    left join instance_marks using (instance_id)
     left join nodes
         on nodes.process_key = placed.process_key
         and nodes.process_version = placed.process_version
