@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 import duckdb
 
 from pipelines.quality.checks import CHECKS, FRAMES, Check, Frame
+from pipelines.quality.touched import touched_events
 from pipelines.quality.validate import validate_batches, validate_frame
 from warehouse.quality import (
     CheckResult,
@@ -89,47 +90,51 @@ def evaluate(
     passed: dict[str, CheckState] = {}
     frames: dict[str, tuple[int, float, float]] = {}
     by_name = {check.name: check for check in checks}
-    for frame_name, group in _by_frame(checks).items():
-        frame = FRAMES[frame_name]
-        version = max((versions.get(table, 0) for table in frame.inputs), default=0)
-        known = [states.get(check.name) for check in group]
-        fresh = full or any(
-            s is None or s.inputs_version != version or s.fingerprint != check.fingerprint
-            for s, check in zip(known, group, strict=True)
-        )
-        retry = any(check.name in failed for check in group)
-        if frame.kind == "table":
-            if not fresh and not retry:
-                holding.extend(check.name for check in group)
-                continue
-            after = 0
-        else:
-            after = 0 if fresh else min(s.validated_through for s in known if s is not None)
-            if after >= run.events_cursor and not retry:
-                holding.extend(check.name for check in group)
-                continue
-        conn.execute("set variable quality_after = ?::bigint", [after])
-        began = time.perf_counter()
-        scope = "incremental" if frame.kind == "events" and after > 0 else "full"
-        # A live pass reads seconds of traffic: validated whole, as it costs nothing to stage.
-        # Event ids only grow, so the cursor's distance bounds the new events.
-        if frame.batch_by and (
-            frame.kind == "table" or after == 0 or run.events_cursor - after > batch_rows
-        ):
-            outcome, count, read = _validate_staged(conn, frame, group, scope, batch_rows)
-        else:
-            outcome, count, read = _validate_whole(conn, frame, group, scope)
-        frames[frame_name] = (count, read, time.perf_counter() - began - read)
-        results.extend(outcome)
-        for result in outcome:
-            fingerprint = by_name[result.check_name].fingerprint
-            if result.success:
-                passed[result.check_name] = CheckState(run.events_cursor, version, fingerprint)
-            elif frame.kind == "events" and (first := _first_failing_event(result, after)):
-                # Everything before the first failing event passed: the next evaluation starts
-                # there, so a lasting warning (an applicant the directory learns of tonight)
-                # re-reads minutes of traffic, not the whole log, on every pass.
-                passed[result.check_name] = CheckState(first - 1, version, fingerprint)
+    # The frames over the touched streams' events read them from one table (see `touched`).
+    with touched_events(conn) as prepare_touched:
+        for frame_name, group in _by_frame(checks).items():
+            frame = FRAMES[frame_name]
+            version = max((versions.get(table, 0) for table in frame.inputs), default=0)
+            known = [states.get(check.name) for check in group]
+            fresh = full or any(
+                s is None or s.inputs_version != version or s.fingerprint != check.fingerprint
+                for s, check in zip(known, group, strict=True)
+            )
+            retry = any(check.name in failed for check in group)
+            if frame.kind == "table":
+                if not fresh and not retry:
+                    holding.extend(check.name for check in group)
+                    continue
+                after = 0
+            else:
+                after = 0 if fresh else min(s.validated_through for s in known if s is not None)
+                if after >= run.events_cursor and not retry:
+                    holding.extend(check.name for check in group)
+                    continue
+            conn.execute("set variable quality_after = ?::bigint", [after])
+            began = time.perf_counter()
+            if frame.kind == "events":
+                prepare_touched(after)
+            scope = "incremental" if frame.kind == "events" and after > 0 else "full"
+            # A live pass's few thousand rows are read whole: staging them first would add queries
+            # to every pass. Event ids only grow, so the cursor's distance bounds the new events.
+            if frame.batch_by and (
+                frame.kind == "table" or after == 0 or run.events_cursor - after > batch_rows
+            ):
+                outcome, count, read = _validate_staged(conn, frame, group, scope, batch_rows)
+            else:
+                outcome, count, read = _validate_whole(conn, frame, group, scope)
+            frames[frame_name] = (count, read, time.perf_counter() - began - read)
+            results.extend(outcome)
+            for result in outcome:
+                fingerprint = by_name[result.check_name].fingerprint
+                if result.success:
+                    passed[result.check_name] = CheckState(run.events_cursor, version, fingerprint)
+                elif frame.kind == "events" and (first := _first_failing_event(result, after)):
+                    # Everything before the first failing event passed: the next evaluation starts
+                    # there, so a lasting warning (an applicant the directory learns of tonight)
+                    # re-reads minutes of traffic, not the whole log, on every pass.
+                    passed[result.check_name] = CheckState(first - 1, version, fingerprint)
     checked = {check.name: check.info for check in checks}
     record_results(conn, run, checked, results)
     advance(conn, passed, run.evaluated_at)
