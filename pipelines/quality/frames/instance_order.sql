@@ -1,24 +1,18 @@
 -- The new events of each stream beside the event before them in the stream's own order.
 with
 
-touched as (
-    select distinct stream_id from raw_events
-    where event_id > getvariable('quality_after')
-),
-
 ordered as (
     select
-        raw_events.event_id,
-        raw_events.stream_id,
-        raw_events.stream_version,
-        raw_events.stream_type,
-        raw_events.event_type,
-        raw_events.occurred_at,
-        lag(raw_events.occurred_at) over (
-            partition by raw_events.stream_id order by raw_events.stream_version
+        events.event_id,
+        events.stream_id,
+        events.stream_version,
+        events.stream_type,
+        events.event_type,
+        events.occurred_at,
+        lag(events.occurred_at) over (
+            partition by events.stream_id order by events.stream_version
         ) as previous_occurred_at
-    from raw_events
-    semi join touched using (stream_id)
+    from quality_touched_events as events
 ),
 
 final as (

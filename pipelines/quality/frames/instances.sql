@@ -2,22 +2,16 @@
 -- terminal events it has and how many events came after its first one.
 with
 
-touched as (
-    select distinct stream_id from raw_events
-    where event_id > getvariable('quality_after')
-        and stream_type = 'instance'
-),
-
 instance_events as (
     select
-        raw_events.stream_id,
-        raw_events.stream_version,
-        raw_events.event_type in ('completed', 'withdrawn') as is_terminal,
-        min(raw_events.stream_version) filter (
-            where raw_events.event_type in ('completed', 'withdrawn')
-        ) over (partition by raw_events.stream_id) as first_terminal_version
-    from raw_events
-    semi join touched using (stream_id)
+        events.stream_id,
+        events.stream_version,
+        events.event_type in ('completed', 'withdrawn') as is_terminal,
+        min(events.stream_version) filter (
+            where events.event_type in ('completed', 'withdrawn')
+        ) over (partition by events.stream_id) as first_terminal_version
+    from quality_touched_events as events
+    where events.stream_type = 'instance'
 ),
 
 final as (

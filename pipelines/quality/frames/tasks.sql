@@ -9,11 +9,12 @@ touched as (
         and stream_type = 'instance'
 ),
 
+-- A task's events are all in its instance's stream, which its new event touched.
 task_events as (
-    select raw_events.*
-    from raw_events
+    select quality_touched_events.*
+    from quality_touched_events
     semi join touched using (task_id)
-    where raw_events.stream_type = 'instance'
+    where quality_touched_events.stream_type = 'instance'
 ),
 
 nodes as (select * from raw_catalog__nodes),

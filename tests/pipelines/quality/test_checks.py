@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from pipelines.quality.checks import CHECKS, FRAMES, FRAMES_DIR, KNOWN_EVENT_TYPES
+from pipelines.quality.touched import touched_events
 from workflow_core.domain.events import EVENT_TYPES
 
 _COLUMN_ARGS = ("column", "column_A", "column_B")
@@ -40,10 +41,12 @@ def frame_columns(full_build: dict[str, Any]) -> dict[str, list[str]]:
     with duckdb.connect(str(root / "build" / "work.duckdb"), read_only=True) as conn:
         conn.execute("set variable quality_after = 0::bigint")
         columns = {}
-        for name, frame in FRAMES.items():
-            cursor = conn.execute(frame.sql)
-            columns[name] = [column[0] for column in cursor.description]
-            cursor.fetchall()
+        with touched_events(conn) as prepare:
+            prepare(0)
+            for name, frame in FRAMES.items():
+                cursor = conn.execute(frame.sql)
+                columns[name] = [column[0] for column in cursor.description]
+                cursor.fetchall()
     return columns
 
 
