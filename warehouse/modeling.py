@@ -58,8 +58,9 @@ from warehouse.raw import ensure_versions, mark_changed, versions_identity
 MODELS_DIR: Final = Path(__file__).parent / "models"
 LAYERS: Final = ("staging", "intermediate", "marts")
 EVENTS_MODEL: Final = "stg_events__all"
-# What an incremental model reads its new work from (see `_affected`).
-AFFECTED: Final = ("affected_events", "affected_streams")
+# What an incremental model reads its new work from (see `_affected`), or the mark by which it
+# picks its inputs' rows (a column of their newest event: `last_event_id > model_hwm`).
+AFFECTED: Final = ("affected_events", "affected_streams", "getvariable('model_hwm')")
 
 Materialization = Literal["table", "incremental", "append", "partitioned"]
 PARTITION_KEYS: Final = ("campaign_id",)
@@ -136,7 +137,9 @@ def _parse(
         raise ModelError(name, "an incremental model needs '-- key: <stream id column>'")
     if materialized == "incremental" and not any(a in sql for a in AFFECTED):
         raise ModelError(
-            name, "an incremental model must read affected_events or restrict to affected_streams"
+            name,
+            "an incremental model must read affected_events, restrict to affected_streams"
+            " or pick its inputs past getvariable('model_hwm')",
         )
     if materialized == "partitioned" and key not in PARTITION_KEYS:
         raise ModelError(name, f"a partitioned model needs '-- key:' one of {PARTITION_KEYS}")
@@ -550,6 +553,7 @@ def _by_partition(model: Model) -> str:
 
 def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None) -> int:
     _affected(conn, hwm)
+    conn.execute("set variable model_hwm = ?::bigint", [hwm or 0])
     if hwm is None:
         conn.execute(f"create or replace table {model.name} as\n{_body(model.sql)}")
         return _scalar(conn, f"select count(*) from {model.name}")

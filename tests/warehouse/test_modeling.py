@@ -113,7 +113,7 @@ def test_a_changed_model_and_everything_downstream_rebuild_from_scratch(tmp_path
         ("-- materialized: incremental\nselect 1", "needs '-- key: <stream id column>'"),
         (
             "-- materialized: incremental\n-- key: stream_id\nselect 1",
-            "must read affected_events or restrict to affected_streams",
+            "must read affected_events, restrict to affected_streams",
         ),
         ("-- materialized: append\nselect 1", "must read getvariable('model_hwm')"),
         ("-- refresh: hourly\nselect 1", "unknown refresh 'hourly'"),

@@ -22,6 +22,14 @@ events as (
     select * from affected_events
 ),
 
+-- Each case's newest event, counted or not: its steps' rows with news since a model's mark are
+-- those past it (int_process__cases reads them by that range, which zone maps answer).
+marks as (
+    select stream_id, max(event_id) as case_last_event_id
+    from events
+    group by all
+),
+
 counted as (
     select
         stream_id,
@@ -65,8 +73,10 @@ final as (
         occurred_at,
         position,
         next_activity,
-        (epoch_us(next_occurred_at) - epoch_us(occurred_at)) / 1e6 as seconds_to_next
+        (epoch_us(next_occurred_at) - epoch_us(occurred_at)) / 1e6 as seconds_to_next,
+        marks.case_last_event_id
     from ordered
+    left join marks using (stream_id)
 )
 
 select * from final

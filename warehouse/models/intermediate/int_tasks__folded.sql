@@ -13,6 +13,15 @@ events as (
       and task_id is not null
 ),
 
+-- Each instance's newest event, of a task or not: fct_tasks reads the tasks of the instances
+-- with events past its mark by this range.
+marks as (
+    select stream_id as instance_id, max(event_id) as instance_last_event_id
+    from affected_events
+    where stream_type = 'instance'
+    group by all
+),
+
 created as (
     select
         task_id,
@@ -102,13 +111,15 @@ final as (
         end as outcome,
         coalesce(activity.reminders, 0) as reminders,
         coalesce(activity.reassignments, 0) as reassignments,
-        coalesce(activity.delegations, 0) as delegations
+        coalesce(activity.delegations, 0) as delegations,
+        marks.instance_last_event_id
     from created
     left join assigned using (task_id)
     left join viewed using (task_id)
     left join decided using (task_id)
     left join cancelled using (task_id)
     left join activity using (task_id)
+    left join marks using (instance_id)
 )
 
 select * from final
