@@ -14,30 +14,14 @@ from typing import Any, Final
 
 from workflow_core.domain.events import Activity, ActorRole, CaseImported, Event
 from workflow_core.importing.model import LogImportError, ParsedCase, ParsedLog
-from workflow_core.store.serialization import SCHEMA_VERSION, to_row
+from workflow_core.store.serialization import EVENT_ROW_COLUMNS, SCHEMA_VERSION, to_row
 
 PROCESS_KEY = re.compile(r"[a-z0-9_]{2,40}")
 STREAM_TYPE = "imported"
 PROCESS_VERSION = 1
 # The order of a driver tuple's values: the `events` table's columns but the id (`loader` holds
 # them equal to the table's).
-EVENT_COLUMNS: Final = (
-    "stream_id",
-    "stream_version",
-    "stream_type",
-    "occurred_at",
-    "recorded_at",
-    "event_type",
-    "process_key",
-    "process_version",
-    "node_key",
-    "task_id",
-    "actor_id",
-    "actor_role",
-    "department_id",
-    "schema_version",
-    "payload",
-)
+EVENT_COLUMNS: Final = EVENT_ROW_COLUMNS
 _DATETIMES = frozenset({"occurred_at", "recorded_at"})
 
 

@@ -42,7 +42,13 @@ from sqlalchemy.exc import IntegrityError
 from workflow_core.domain.events import CampaignOpened, Event, StoredEvent
 from workflow_core.errors import ConflictError
 from workflow_core.store.schema import UtcDateTime, events
-from workflow_core.store.serialization import SCHEMA_VERSION, from_row, payload_of, to_row
+from workflow_core.store.serialization import (
+    EVENT_ROW_COLUMNS,
+    SCHEMA_VERSION,
+    from_row,
+    payload_of,
+    to_row,
+)
 
 APPEND_LOCK_KEY = 0x70_6E_67_62  # arbitrary, constant: the advisory lock that orders appends
 # Stream locks use the two-key form (namespace, hash of the stream id): a separate key space from
@@ -205,23 +211,7 @@ def time_binder(dialect: str) -> Callable[[datetime | None], Any]:
 
 _EVENT_COLUMNS = tuple(column.name for column in events.columns if column.name != "event_id")
 # The order `bind_events` builds its tuples in: the table's, which it must follow.
-_BOUND_EVENT_COLUMNS = (
-    "stream_id",
-    "stream_version",
-    "stream_type",
-    "occurred_at",
-    "recorded_at",
-    "event_type",
-    "process_key",
-    "process_version",
-    "node_key",
-    "task_id",
-    "actor_id",
-    "actor_role",
-    "department_id",
-    "schema_version",
-    "payload",
-)
+_BOUND_EVENT_COLUMNS = EVENT_ROW_COLUMNS
 assert _EVENT_COLUMNS == _BOUND_EVENT_COLUMNS, "bind_events must follow the events table"
 _STREAM_ID = _EVENT_COLUMNS.index("stream_id")
 _SQLITE_INSERT_EVENTS = (

@@ -22,6 +22,25 @@ from workflow_core.domain.events import (
 )
 
 SCHEMA_VERSION = 1
+# An event's row as the drivers take it: the `events` table's columns but the id, in the table's
+# order (the store's bulk writer and the log importer build their tuples so; each checks it).
+EVENT_ROW_COLUMNS = (
+    "stream_id",
+    "stream_version",
+    "stream_type",
+    "occurred_at",
+    "recorded_at",
+    "event_type",
+    "process_key",
+    "process_version",
+    "node_key",
+    "task_id",
+    "actor_id",
+    "actor_role",
+    "department_id",
+    "schema_version",
+    "payload",
+)
 
 # Fields that live in the envelope columns rather than in the payload.
 _ENVELOPE = {"occurred_at", "actor_id", "actor_role"}

@@ -832,3 +832,13 @@ def one(
     found = rows_of(conn, sql, params)
     assert len(found) == 1, found
     return found[0]
+
+
+def newest_events(wh: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Each native instance's newest event id, from the raw events."""
+    return dict(
+        wh.execute(
+            "select stream_id, max(event_id) from raw_events where stream_type = 'instance'"
+            " group by all"
+        ).fetchall()
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.warehouse.models.conftest import cst, one
+from tests.warehouse.models.conftest import cst, newest_events, one
 
 
 def instance(wh: duckdb.DuckDBPyConnection, instance_id: str) -> dict[str, Any]:
@@ -85,12 +85,7 @@ def test_each_instance_knows_its_last_event_so_the_checks_find_what_moved(
 ) -> None:
     from pipelines.quality.checks import FRAMES
 
-    lasts = dict(
-        wh.execute(
-            "select stream_id, max(event_id) from raw_events where stream_type = 'instance'"
-            " group by all"
-        ).fetchall()
-    )
+    lasts = newest_events(wh)
     facts = dict(wh.execute("select instance_id, last_event_id from fct_instances").fetchall())
     assert facts and all(lasts[i] == last for i, last in facts.items())
 

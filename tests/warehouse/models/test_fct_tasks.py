@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.warehouse.models.conftest import cst, one, rows_of
+from tests.warehouse.models.conftest import cst, newest_events, one, rows_of
 
 
 def task(wh: duckdb.DuckDBPyConnection, task_id: str) -> dict[str, Any]:
@@ -191,12 +191,7 @@ def test_each_task_knows_its_instances_last_event_so_the_checks_find_what_moved(
 ) -> None:
     from pipelines.quality.checks import FRAMES
 
-    lasts = dict(
-        wh.execute(
-            "select stream_id, max(event_id) from raw_events where stream_type = 'instance'"
-            " group by all"
-        ).fetchall()
-    )
+    lasts = newest_events(wh)
     marks = wh.execute("select instance_id, instance_last_event_id from fct_tasks").fetchall()
     assert marks and all(lasts[instance] == last for instance, last in marks)
 
