@@ -87,7 +87,7 @@ class LiveUpdate(dg.ConfigurableResource):  # type: ignore[type-arg]
     poll_seconds: float = 0.25
 
 
-DEFAULT_MEMORY_LIMIT: Final = "2.5GB"
+DEFAULT_MEMORY_LIMIT: Final = "2.2GB"
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
