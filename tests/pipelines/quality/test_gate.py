@@ -31,9 +31,14 @@ def conn(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def add(
-    conn: duckdb.DuckDBPyConnection, stream: str, version: int, event_type: str, minutes: int
+    conn: duckdb.DuckDBPyConnection,
+    stream: str,
+    version: int,
+    event_type: str,
+    minutes: float,
+    event_id: int | None = None,
 ) -> int:
-    event_id = events_cursor(conn) + 1
+    event_id = event_id or events_cursor(conn) + 1
     moment = T0 + timedelta(minutes=minutes)
     task = f"{stream}-t1" if event_type in ("task_created", "approved") else None
     conn.execute(

@@ -17,6 +17,7 @@ from pipelines.quality.checks import CHECKS, FRAMES
 from pipelines.quality.gate import evaluate
 from pipelines.quality.touched import touched_events
 from pipelines.quality.validate import latest_batches
+from tests.pipelines.quality.test_gate import add
 from warehouse.quality import SAMPLE_ROWS, RunInfo, check_states
 from warehouse.raw import ensure_raw_events, events_cursor
 
@@ -27,35 +28,6 @@ T0 = datetime(2026, 3, 2, 1, 0)
 SMALL = 16  # rows a batch in these tests: the log below is ~10 batches
 
 
-def _add(
-    conn: duckdb.DuckDBPyConnection,
-    stream: str,
-    version: int,
-    event_type: str,
-    minutes: float,
-    event_id: int | None = None,
-) -> int:
-    event_id = event_id or events_cursor(conn) + 1
-    moment = T0 + timedelta(minutes=minutes)
-    task = f"{stream}-t1" if event_type in ("task_created", "approved") else None
-    conn.execute(
-        "insert into raw_events values"
-        " (?, ?, ?, 'instance', ?, ?, ?, 'vpn_application', 1, ?, ?, 'U1', 'applicant', NULL, 1,"
-        " '{}')",
-        [
-            event_id,
-            stream,
-            version,
-            moment,
-            moment + timedelta(seconds=1),
-            event_type,
-            "review" if task else None,
-            task,
-        ],
-    )
-    return event_id
-
-
 def _log(conn: duckdb.DuckDBPyConnection) -> None:
     """Forty instances, with more failing rows than a sample holds, spread over the whole log."""
     kinds = ("submitted", "task_created", "approved", "completed")
@@ -64,13 +36,13 @@ def _log(conn: duckdb.DuckDBPyConnection) -> None:
             minutes = n * 10 + round_
             if n == 7 and round_ == 2:
                 minutes -= 5  # i07's approval before its task was created: time runs backwards
-            _add(conn, f"i{n:02d}", round_ + 1, kinds[round_], minutes)
+            add(conn, f"i{n:02d}", round_ + 1, kinds[round_], minutes)
     for n in range(0, 40, 3):  # a type the workflow does not write, 14 times
-        _add(conn, f"i{n:02d}", 5, "stamped", 500 + n)
+        add(conn, f"i{n:02d}", 5, "stamped", 500 + n)
     for n in range(1, 40, 4):  # and 10 more
-        _add(conn, f"i{n:02d}", 6 if n % 3 == 0 else 5, "sealed", 600 + n)
-    _add(conn, "i11", 2, "commented", 111)  # a second version 2 of i11, loaded long after it
-    _add(conn, "i39", 7, "commented", 701, event_id=3)  # event 3 loaded twice
+        add(conn, f"i{n:02d}", 6 if n % 3 == 0 else 5, "sealed", 600 + n)
+    add(conn, "i11", 2, "commented", 111)  # a second version 2 of i11, loaded long after it
+    add(conn, "i39", 7, "commented", 701, event_id=3)  # event 3 loaded twice
 
 
 def _conn(path: Path) -> duckdb.DuckDBPyConnection:
@@ -171,11 +143,11 @@ def test_a_live_pass_is_one_batch_read_whole(
     ensure_raw_events(conn)
     for n in range(10):
         for version, kind in enumerate(("submitted", "task_created", "approved", "completed"), 1):
-            _add(conn, f"i{n:02d}", version, kind, n * 10 + version)
+            add(conn, f"i{n:02d}", version, kind, n * 10 + version)
     first = _evaluate(conn, 1, batch_rows=SMALL)
     assert all(r.success for r in first.results) and latest_batches()["events"] > 1
     for version, kind in enumerate(("submitted", "task_created", "approved"), 1):
-        _add(conn, "i40", version, kind, 800 + version)
+        add(conn, "i40", version, kind, 800 + version)
 
     def staged(*args: object, **kwargs: object) -> object:
         raise AssertionError("a live pass staged a frame")
@@ -189,7 +161,7 @@ def test_a_live_pass_is_one_batch_read_whole(
 
     # A backlog bigger than a batch is validated in batches, incremental all the same.
     for n in range(SMALL + 1):
-        _add(conn, f"j{n:02d}", 1, "submitted", 900 + n)
+        add(conn, f"j{n:02d}", 1, "submitted", 900 + n)
     backlog = _evaluate(conn, 3, batch_rows=SMALL)
     assert latest_batches()["events"] > 1
     events = next(r for r in backlog.results if r.check_name == "events_known_type")
