@@ -387,7 +387,7 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model, *, full: bool) -> M
                 mode = "full" if whole else "incremental"
                 new_hwm, state_as_of = consumed.hwm, consumed.as_of
             else:
-                changed = _incremental(conn, model, hwm)
+                changed = _incremental(conn, model, hwm, new_hwm)
                 mode = "full" if hwm is None else "incremental"
         version = _scalar(conn, "select nextval('_versions')")
         previous = conn.execute(
@@ -551,8 +551,10 @@ def _by_partition(model: Model) -> str:
     return f"select * from (\n{_body(model.sql)}\n) order by {model.key}"
 
 
-def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None) -> int:
-    _affected(conn, hwm)
+def _incremental(
+    conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None, newest: int
+) -> int:
+    _affected(conn, hwm, newest)
     conn.execute("set variable model_hwm = ?::bigint", [hwm or 0])
     if hwm is None:
         conn.execute(f"create or replace table {model.name} as\n{_body(model.sql)}")
@@ -568,17 +570,17 @@ def _incremental(conn: duckdb.DuckDBPyConnection, model: Model, hwm: int | None)
     return inserted or total - before
 
 
-def _affected(conn: duckdb.DuckDBPyConnection, hwm: int | None) -> None:
+def _affected(conn: duckdb.DuckDBPyConnection, hwm: int | None, newest: int) -> None:
     """`affected_streams` (the streams with events after `hwm`; every stream when None) and
-    `affected_events` (their rows of the events model), unless the ones left by the previous
-    model were made for the same mark over the same events. Made in the caller's transaction,
-    with the key they were made for: a rollback takes all three back together."""
-    state = conn.execute("select coalesce(max(event_id), 0) from stg_events__all").fetchall()[0][0]
+    `affected_events` (their rows of the events model, whose newest event is `newest`), unless
+    the ones left by the previous model were made for the same mark over the same events. Made
+    in the caller's transaction, with the key they were made for: a rollback takes all three
+    back together."""
     version = conn.execute(
         "select coalesce(max(changed_version), -1) from _model_state where model = ?",
         [EVENTS_MODEL],
     ).fetchall()[0][0]
-    key = (-1 if hwm is None else hwm, int(state), int(version))
+    key = (-1 if hwm is None else hwm, newest, int(version))
     conn.execute(
         "create temp table if not exists _affected_key"
         " (hwm bigint, newest bigint, version bigint, whole boolean)"
