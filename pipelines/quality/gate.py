@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 import duckdb
 
 from pipelines.quality.checks import CHECKS, FRAMES, Check, Frame
-from pipelines.quality.touched import touched_events
+from pipelines.quality.touched import TOUCHED_EVENTS, touched_events
 from pipelines.quality.validate import validate_batches, validate_frame
 from warehouse.quality import (
     CheckResult,
@@ -113,7 +113,7 @@ def evaluate(
                     continue
             conn.execute("set variable quality_after = ?::bigint", [after])
             began = time.perf_counter()
-            if frame.kind == "events":
+            if TOUCHED_EVENTS in frame.sql:
                 prepare_touched(after)
             scope = "incremental" if frame.kind == "events" and after > 0 else "full"
             # A live pass's few thousand rows are read whole: staging them first would add queries
