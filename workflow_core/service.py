@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import IntegrityError
 
 from workflow_core.catalog.loader import Catalog
 from workflow_core.catalog.model import Node, ProcessDefinition
@@ -69,16 +68,16 @@ from workflow_core.errors import (
 )
 from workflow_core.store import event_store
 from workflow_core.store.campaigns import latest_registration, load_campaign
-from workflow_core.store.db import reader_of
+from workflow_core.store.db import driver_execute, reader_of
+from workflow_core.store.event_store import driver_time
 from workflow_core.store.projections import (
     campaign_row,
-    insert_rows,
     instance_row,
     project_campaign,
     project_instance,
     task_row,
 )
-from workflow_core.store.schema import campaigns, idempotency_keys, inbox, instances, tasks
+from workflow_core.store.schema import campaigns, inbox, instances, tasks
 from workflow_core.views import campaign_view, event_view, instance_view, task_view
 
 TaskAction = Literal["view", "approve", "reject", "return", "reassign", "remind", "comment"]
@@ -93,10 +92,32 @@ READ_ALL_ROLES = frozenset({Role.LEADERSHIP, Role.STUDENT_AFFAIRS, Role.DATA_STA
 
 @dataclass(frozen=True)
 class CommandResult:
-    """A command's answer: the JSON body, and whether it was replayed from the idempotency log."""
+    """A command's answer: the JSON body, and whether it was replayed from the idempotency log.
+
+    `text` is the body as `answer_text` encodes it, when the command encoded it already (to
+    keep it under its idempotency key): the API answers with it instead of encoding again.
+    """
 
     body: dict[str, Any]
     replayed: bool = False
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A caller resolved at `at` (`WorkflowService.caller`): a request's edge resolves it once
+    to authenticate, and the command it then runs acts as that caller at that moment."""
+
+    user_id: str
+    at: datetime
+    actor: Actor
+
+
+# UTF-8 JSON, keys sorted: a command's answer as the API sends it, and as the idempotency log
+# keeps it (`json.dumps` with these arguments builds a new encoder on every call).
+answer_text: Final[Callable[[object], str]] = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True
+).encode
 
 
 class WorkflowService:
@@ -119,6 +140,21 @@ class WorkflowService:
         """The caller as the directory knows them; UnknownUserError for strangers."""
         return resolve_actor(self.directory, user_id, at or self.clock())
 
+    def caller(self, user_id: str) -> Caller:
+        """The caller as the directory knows them now, to hand to the command or query they
+        call (`caller=`); UnknownUserError for strangers."""
+        now = self.clock()
+        return Caller(user_id, now, resolve_actor(self.directory, user_id, now))
+
+    def _actor_at(
+        self, user_id: str, caller: Caller | None, occurred_at: datetime | None
+    ) -> tuple[Actor, datetime]:
+        """The acting caller and the command's moment: the resolved `caller`'s, or now's."""
+        if caller is not None and occurred_at is None and caller.user_id == user_id:
+            return caller.actor, caller.at
+        now = occurred_at or self.clock()
+        return self.actor(user_id, now), now
+
     # --- commands on instances ---------------------------------------------------------------
 
     def submit(
@@ -131,6 +167,7 @@ class WorkflowService:
         idempotency_key: str | None = None,
         instance_id: str | None = None,
         occurred_at: datetime | None = None,
+        caller: Caller | None = None,
     ) -> CommandResult:
         """Submit a new request (提交). `instance_id`/`occurred_at` are for trusted importers."""
         definition = self.catalog.get(process_key)
@@ -162,7 +199,7 @@ class WorkflowService:
             return Submit(new_id, process_key, form, campaign_id, supersedes)
 
         return self._run(
-            user_id, new_id, command, definition, idempotency_key, fingerprint, occurred_at
+            user_id, new_id, command, definition, idempotency_key, fingerprint, occurred_at, caller
         )
 
     def act_on_task(
@@ -174,6 +211,7 @@ class WorkflowService:
         *,
         idempotency_key: str | None = None,
         occurred_at: datetime | None = None,
+        caller: Caller | None = None,
     ) -> CommandResult:
         """view / approve / reject / return / reassign / remind one task."""
         _check_id("task", task_id)
@@ -189,6 +227,7 @@ class WorkflowService:
             idempotency_key,
             fingerprint,
             occurred_at,
+            caller,
         )
 
     def act_on_instance(
@@ -200,6 +239,7 @@ class WorkflowService:
         *,
         idempotency_key: str | None = None,
         occurred_at: datetime | None = None,
+        caller: Caller | None = None,
     ) -> CommandResult:
         """withdraw / resubmit / comment on an instance."""
         _check_id("instance", instance_id)
@@ -214,6 +254,7 @@ class WorkflowService:
             idempotency_key,
             fingerprint,
             occurred_at,
+            caller,
         )
 
     def _run(
@@ -225,6 +266,7 @@ class WorkflowService:
         idempotency_key: str | None,
         fingerprint: str,
         occurred_at: datetime | None,
+        caller: Caller | None = None,
     ) -> CommandResult:
         def work(conn: Connection, actor: Actor, now: datetime) -> dict[str, Any]:
             command = make_command(conn)
@@ -275,7 +317,9 @@ class WorkflowService:
             )
             return {"instance": view, "events": [event_view(s) for s in stored]}
 
-        return self._transact(user_id, instance_id, idempotency_key, fingerprint, occurred_at, work)
+        return self._transact(
+            user_id, instance_id, idempotency_key, fingerprint, occurred_at, work, caller
+        )
 
     # --- campaigns (假期去向登记) --------------------------------------------------------------
 
@@ -286,6 +330,7 @@ class WorkflowService:
         *,
         idempotency_key: str | None = None,
         occurred_at: datetime | None = None,
+        caller: Caller | None = None,
     ) -> CommandResult:
         _check_storable("", body)
         command = _open_campaign_command(body)
@@ -302,6 +347,7 @@ class WorkflowService:
             idempotency_key,
             _fingerprint("open_campaign", dict(body)),
             occurred_at,
+            caller,
         )
 
     def remind_students(
@@ -312,6 +358,7 @@ class WorkflowService:
         *,
         idempotency_key: str | None = None,
         occurred_at: datetime | None = None,
+        caller: Caller | None = None,
     ) -> CommandResult:
         """Remind students who have not registered yet (催办), within the caller's scope."""
         _check_id("campaign", campaign_id)
@@ -332,6 +379,7 @@ class WorkflowService:
             idempotency_key,
             _fingerprint("remind_students", campaign_id, dict(body)),
             occurred_at,
+            caller,
         )
 
     def _run_campaign(
@@ -343,6 +391,7 @@ class WorkflowService:
         idempotency_key: str | None,
         fingerprint: str,
         occurred_at: datetime | None,
+        caller: Caller | None = None,
     ) -> CommandResult:
         def work(conn: Connection, actor: Actor, now: datetime) -> dict[str, Any]:
             loaded = event_store.load_stream(conn, campaign_id)
@@ -367,7 +416,9 @@ class WorkflowService:
             )
             return {"campaign": view, "events": [event_view(s) for s in stored]}
 
-        return self._transact(user_id, campaign_id, idempotency_key, fingerprint, occurred_at, work)
+        return self._transact(
+            user_id, campaign_id, idempotency_key, fingerprint, occurred_at, work, caller
+        )
 
     def _transact(
         self,
@@ -377,12 +428,12 @@ class WorkflowService:
         fingerprint: str,
         occurred_at: datetime | None,
         work: Callable[[Connection, Actor, datetime], dict[str, Any]],
+        caller: Caller | None = None,
     ) -> CommandResult:
         """The frame of every command: who asks, one transaction, the idempotency key claimed
         first and the answer stored last, and the stream held against concurrent commands."""
         _check_idempotency_key(idempotency_key)
-        now = occurred_at or self.clock()
-        actor = self.actor(user_id, now)
+        actor, now = self._actor_at(user_id, caller, occurred_at)
         with self.engine.begin() as conn:
             if idempotency_key is not None:
                 replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
@@ -390,14 +441,18 @@ class WorkflowService:
                     return CommandResult(replay, replayed=True)
             event_store.lock_stream(conn, stream_id)
             body = work(conn, actor, now)
-            if idempotency_key is not None:
-                self._store_answer(conn, user_id, idempotency_key, fingerprint, now, body)
-            return CommandResult(body)
+            if idempotency_key is None:
+                return CommandResult(body)
+            text = answer_text(body)
+            self._store_answer(conn, user_id, idempotency_key, fingerprint, now, text)
+            return CommandResult(body, text=text)
 
     # --- queries -----------------------------------------------------------------------------
 
-    def get_instance(self, user_id: str, instance_id: str) -> dict[str, Any]:
-        actor = self.actor(user_id)
+    def get_instance(
+        self, user_id: str, instance_id: str, *, caller: Caller | None = None
+    ) -> dict[str, Any]:
+        actor = self._actor_at(user_id, caller, None)[0]
         _check_id("instance", instance_id)
         with self.read_engine.connect() as conn:
             row = (
@@ -413,8 +468,10 @@ class WorkflowService:
         self._check_may_read(actor, row["applicant_id"], task_rows, instance_id)
         return instance_view(row, task_rows, self._definition_or_none(row["process_key"]))
 
-    def get_events(self, user_id: str, instance_id: str) -> list[dict[str, Any]]:
-        actor = self.actor(user_id)
+    def get_events(
+        self, user_id: str, instance_id: str, *, caller: Caller | None = None
+    ) -> list[dict[str, Any]]:
+        actor = self._actor_at(user_id, caller, None)[0]
         _check_id("instance", instance_id)
         with self.read_engine.connect() as conn:
             stored = event_store.load_stream(conn, instance_id)
@@ -427,9 +484,11 @@ class WorkflowService:
         self._check_may_read(actor, state.applicant_id, task_rows, instance_id)
         return [event_view(s) for s in stored]
 
-    def get_inbox(self, user_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    def get_inbox(
+        self, user_id: str, limit: int = 200, *, caller: Caller | None = None
+    ) -> list[dict[str, Any]]:
         """The caller's open tasks (待办), oldest first."""
-        self.actor(user_id)
+        self._actor_at(user_id, caller, None)
         with self.read_engine.connect() as conn:
             rows = list(
                 conn.execute(
@@ -449,8 +508,8 @@ class WorkflowService:
             out.append(view)
         return out
 
-    def list_campaigns(self, user_id: str) -> list[dict[str, Any]]:
-        self.actor(user_id)
+    def list_campaigns(self, user_id: str, *, caller: Caller | None = None) -> list[dict[str, Any]]:
+        self._actor_at(user_id, caller, None)
         with self.read_engine.connect() as conn:
             rows = conn.execute(select(campaigns).order_by(campaigns.c.opens_at)).mappings()
             return [campaign_view(r) for r in rows]
@@ -492,28 +551,30 @@ class WorkflowService:
         """The stored answer for a retried key, or None when this run is the first.
 
         On PostgreSQL the key is claimed at once with an insert, so a concurrent twin waits on
-        it and then sees the first answer instead of running the command again. SQLite runs one
-        writer at a time (BEGIN IMMEDIATE), so no twin can interleave: the answer is inserted
-        at the end, in the same transaction.
+        it and then sees the first answer instead of running the command again; the insert
+        does nothing where the key is taken (a twin that rolled back leaves it free: the insert
+        then claims it), so one round trip claims a new key, where a lookup, a savepoint, the
+        insert and the savepoint's release took four. SQLite runs one writer at a time (BEGIN
+        IMMEDIATE), so no twin can interleave: the answer is inserted at the end, in the same
+        transaction.
         """
+        if conn.dialect.name != "postgresql":
+            return self._stored_answer(conn, user_id, key, fingerprint)
+        claimed = driver_execute(
+            conn, _CLAIM_KEY, (user_id, key, fingerprint, "{}", driver_time("postgresql")(now))
+        )
+        if claimed.rowcount == 1:
+            return None
         existing = self._stored_answer(conn, user_id, key, fingerprint)
-        if existing is not None or conn.dialect.name != "postgresql":
-            return existing
-        try:
-            with conn.begin_nested():
-                insert_rows(conn, idempotency_keys, [_key_row(user_id, key, fingerprint, {}, now)])
-        except IntegrityError:
-            existing = self._stored_answer(conn, user_id, key, fingerprint)
-            if existing is None:  # pragma: no cover - the twin rolled back meanwhile
-                raise
-            return existing
-        return None
+        if existing is None:  # pragma: no cover - a taken key does not go away
+            raise ConflictError(f"Idempotency-Key {key!r} is in use; try again")
+        return existing
 
     def _stored_answer(
         self, conn: Connection, user_id: str, key: str, fingerprint: str
     ) -> dict[str, Any] | None:
         dialect = conn.dialect.name
-        row = conn.exec_driver_sql(_SELECT_KEY[dialect], (user_id, key)).first()
+        row = driver_execute(conn, _SELECT_KEY[dialect], (user_id, key)).fetchone()
         if row is None:
             return None
         request_hash, response = row
@@ -531,35 +592,34 @@ class WorkflowService:
         key: str,
         fingerprint: str,
         now: datetime,
-        body: dict[str, Any],
+        text: str,
     ) -> None:
+        """Keep the answer (`text`: `answer_text` of its body) under the key."""
         if conn.dialect.name == "postgresql":  # claimed by _claim_key
-            conn.exec_driver_sql(_UPDATE_KEY, (json.dumps(body), user_id, key))
+            driver_execute(conn, _UPDATE_KEY, (text, user_id, key))
         else:
-            insert_rows(conn, idempotency_keys, [_key_row(user_id, key, fingerprint, body, now)])
-
-
-def _key_row(
-    user_id: str, key: str, fingerprint: str, response: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    return {
-        "actor_id": user_id,
-        "idempotency_key": key,
-        "request_hash": fingerprint,
-        "response": response,
-        "created_at": now,
-    }
+            at = driver_time("sqlite")(now)
+            driver_execute(conn, _INSERT_KEY, (user_id, key, fingerprint, text, at))
 
 
 # Driver SQL, as the projections write theirs: Core's statement and JSON processing cost more
-# than running these. The JSON is `json.dumps`, as the column type binds it.
+# than running these. The answer's JSON is the response's own text (`answer_text`): read back,
+# it is the same value the column type's `json.dumps` would have stored.
 _SELECT_KEY: Final = {
     dialect: "select request_hash, response from idempotency_keys "
     f"where actor_id = {mark} and idempotency_key = {mark}"
     for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
 }
+_CLAIM_KEY: Final = (
+    "insert into idempotency_keys (actor_id, idempotency_key, request_hash, response, created_at)"
+    " values (%s, %s, %s, %s, %s) on conflict (actor_id, idempotency_key) do nothing"
+)
 _UPDATE_KEY: Final = (
     "update idempotency_keys set response = %s where actor_id = %s and idempotency_key = %s"
+)
+_INSERT_KEY: Final = (
+    "insert into idempotency_keys (actor_id, idempotency_key, request_hash, response, created_at)"
+    " values (?, ?, ?, ?, ?)"
 )
 
 
@@ -657,8 +717,11 @@ def _check_idempotency_key(key: str | None) -> None:
 
 
 def _fingerprint(*parts: object) -> str:
-    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(parts).encode()).hexdigest()
+
+
+# `json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)`, its encoder built once.
+_canonical: Final = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
 
 
 def _check_id(kind: str, value: object) -> str:

@@ -43,7 +43,7 @@ from workflow_core.errors import (
     UnknownUserError,
     WorkflowError,
 )
-from workflow_core.service import CommandResult, WorkflowService
+from workflow_core.service import Caller, CommandResult, WorkflowService
 from workflow_core.store.event_store import high_water_mark
 
 log = logging.getLogger(__name__)
@@ -106,12 +106,16 @@ def _default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# `json.dumps(body, ensure_ascii=False, sort_keys=True, default=_default)`, built once; for a
+# body of JSON values alone it writes what the service's `answer_text` writes.
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_default).encode
+
+
 def json_response(
     body: object, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     """UTF-8 JSON with readable Chinese; keys sorted so a replay is byte-identical."""
-    text = json.dumps(body, ensure_ascii=False, sort_keys=True, default=_default)
-    response = Response(text, status=status, content_type=JSON_CONTENT_TYPE)
+    response = Response(_encode(body), status=status, content_type=JSON_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -131,10 +135,12 @@ def error_response(
 
 
 def _command_response(result: CommandResult, status: int) -> Response:
-    headers = {}
+    # The service encoded the answer already when it kept it under the key (the same text).
+    text = result.text if result.text is not None else _encode(result.body)
+    response = Response(text, status=status, content_type=JSON_CONTENT_TYPE)
     if request.headers.get("Idempotency-Key") is not None:
-        headers["Idempotent-Replayed"] = "true" if result.replayed else "false"
-    return json_response(result.body, status, headers)
+        response.headers["Idempotent-Replayed"] = "true" if result.replayed else "false"
+    return response
 
 
 # --- request parsing -------------------------------------------------------------------------
@@ -224,6 +230,12 @@ def _caller() -> str:
     return str(g.user_id)
 
 
+def _resolved() -> Caller:
+    """The caller as the guard resolved them: the service acts as them without asking again."""
+    caller: Caller = g.caller
+    return caller
+
+
 def _idempotency_key() -> str | None:
     return request.headers.get("Idempotency-Key")
 
@@ -282,7 +294,7 @@ def create_app(service: WorkflowService, *, max_body_bytes: int = DEFAULT_MAX_BO
             raise ApiError(401, "unauthenticated", "no X-Remote-User: sign in through SSO")
         if len(user_id) > MAX_USER_ID or not user_id.isprintable():
             raise ApiError(401, "unknown_user", "X-Remote-User is not a known user")
-        service.actor(user_id)  # UnknownUserError → 401
+        g.caller = service.caller(user_id)  # UnknownUserError → 401
         g.user_id = user_id
         if request.method == "POST":
             g.body = parse_json_object(raw)
@@ -377,16 +389,18 @@ def create_app(service: WorkflowService, *, max_body_bytes: int = DEFAULT_MAX_BO
             body.get("form"),
             campaign_id,
             idempotency_key=_idempotency_key(),
+            caller=_resolved(),
         )
         return _command_response(result, 201)
 
     @app.get("/api/v1/instances/<id:instance_id>")
     def get_instance(instance_id: str) -> Response:
-        return json_response(service.get_instance(_caller(), instance_id))
+        return json_response(service.get_instance(_caller(), instance_id, caller=_resolved()))
 
     @app.get("/api/v1/instances/<id:instance_id>/events")
     def get_events(instance_id: str) -> Response:
-        return json_response({"events": service.get_events(_caller(), instance_id)})
+        events = service.get_events(_caller(), instance_id, caller=_resolved())
+        return json_response({"events": events})
 
     @app.get("/api/v1/inbox")
     def get_inbox() -> Response:
@@ -401,12 +415,18 @@ def create_app(service: WorkflowService, *, max_body_bytes: int = DEFAULT_MAX_BO
                     {"limit": f"1–{INBOX_MAX_LIMIT}"},
                 )
             limit = int(raw)
-        return json_response({"tasks": service.get_inbox(_caller(), limit=limit)})
+        tasks = service.get_inbox(_caller(), limit=limit, caller=_resolved())
+        return json_response({"tasks": tasks})
 
     def task_action(action: str) -> Callable[[str], Response]:
         def handler(task_id: str) -> Response:
             result = service.act_on_task(
-                _caller(), task_id, action, _body(), idempotency_key=_idempotency_key()
+                _caller(),
+                task_id,
+                action,
+                _body(),
+                idempotency_key=_idempotency_key(),
+                caller=_resolved(),
             )
             return _command_response(result, 200)
 
@@ -423,7 +443,12 @@ def create_app(service: WorkflowService, *, max_body_bytes: int = DEFAULT_MAX_BO
     def instance_action(action: str) -> Callable[[str], Response]:
         def handler(instance_id: str) -> Response:
             result = service.act_on_instance(
-                _caller(), instance_id, action, _body(), idempotency_key=_idempotency_key()
+                _caller(),
+                instance_id,
+                action,
+                _body(),
+                idempotency_key=_idempotency_key(),
+                caller=_resolved(),
             )
             return _command_response(result, 200)
 
@@ -458,17 +483,23 @@ def create_app(service: WorkflowService, *, max_body_bytes: int = DEFAULT_MAX_BO
 
     @app.get("/api/v1/campaigns")
     def list_campaigns() -> Response:
-        return json_response({"campaigns": service.list_campaigns(_caller())})
+        return json_response({"campaigns": service.list_campaigns(_caller(), caller=_resolved())})
 
     @app.post("/api/v1/campaigns")
     def open_campaign() -> Response:
-        result = service.open_campaign(_caller(), _body(), idempotency_key=_idempotency_key())
+        result = service.open_campaign(
+            _caller(), _body(), idempotency_key=_idempotency_key(), caller=_resolved()
+        )
         return _command_response(result, 201)
 
     @app.post("/api/v1/campaigns/<campaign:campaign_id>/remind")
     def remind_students(campaign_id: str) -> Response:
         result = service.remind_students(
-            _caller(), campaign_id, _body(), idempotency_key=_idempotency_key()
+            _caller(),
+            campaign_id,
+            _body(),
+            idempotency_key=_idempotency_key(),
+            caller=_resolved(),
         )
         return _command_response(result, 200)
 

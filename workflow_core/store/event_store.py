@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow_core.domain.events import CampaignOpened, Event, StoredEvent
 from workflow_core.errors import ConflictError
+from workflow_core.store.db import driver_execute, driver_executemany
 from workflow_core.store.schema import UtcDateTime, events
 from workflow_core.store.serialization import (
     EVENT_ROW_COLUMNS,
@@ -72,7 +73,7 @@ def load_stream(conn: Connection, stream_id: str) -> list[StoredEvent]:
     """
     dialect = conn.dialect.name
     read = driver_reader(dialect, events, _ALL_COLUMNS)
-    rows = conn.exec_driver_sql(_LOAD_STREAM[dialect], (stream_id,)).fetchall()
+    rows = driver_execute(conn, _LOAD_STREAM[dialect], (stream_id,)).fetchall()
     return [from_row(read(row)) for row in rows]
 
 
@@ -209,6 +210,11 @@ def time_binder(dialect: str) -> Callable[[datetime | None], Any]:
     return convert
 
 
+def driver_time(dialect: str) -> Callable[[datetime | None], Any]:
+    """`UtcDateTime`'s binding on the driver of `dialect`, for a few values (no memo)."""
+    return _sqlite_time if dialect == "sqlite" else _postgresql_time
+
+
 _EVENT_COLUMNS = tuple(column.name for column in events.columns if column.name != "event_id")
 # The order `bind_events` builds its tuples in: the table's, which it must follow.
 _BOUND_EVENT_COLUMNS = EVENT_ROW_COLUMNS
@@ -241,8 +247,8 @@ def _append_bound_sqlite(conn: Connection, params: Sequence[tuple[Any, ...]]) ->
     holds SQLite's write lock (BEGIN IMMEDIATE) and the executemany inserts the rows one after
     the other, each taking the next rowid, so they are consecutive up to the last one.
     """
-    conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, list(params))
-    last = int(conn.exec_driver_sql("select last_insert_rowid()").scalar_one())
+    driver_executemany(conn, _SQLITE_INSERT_EVENTS, params)
+    last = int(driver_execute(conn, "select last_insert_rowid()").fetchone()[0])
     return list(range(last - len(params) + 1, last + 1))
 
 
@@ -255,9 +261,10 @@ def _append_bound_postgresql(conn: Connection, params: Sequence[tuple[Any, ...]]
     drawn while this transaction holds the append lock, so they stay in commit order (the
     feed's guarantee) exactly as the column default would have drawn them.
     """
-    drawn = conn.exec_driver_sql(_LOCK_AND_NEXT_EVENT_IDS, (APPEND_LOCK_KEY, len(params)))
-    ids = sorted(int(i) for i in drawn.scalars())
-    conn.exec_driver_sql(
+    drawn = driver_execute(conn, _LOCK_AND_NEXT_EVENT_IDS, (APPEND_LOCK_KEY, len(params)))
+    ids = sorted(int(row[0]) for row in drawn.fetchall())
+    driver_executemany(
+        conn,
         _POSTGRESQL_INSERT_EVENTS,
         [(event_id, *values) for event_id, values in zip(ids, params, strict=True)],
     )
@@ -421,10 +428,10 @@ def _sqlite_time(value: datetime | None) -> str | None:
 def lock_stream(conn: Connection, stream_id: str) -> None:
     """Hold off other commands on `stream_id` until this transaction ends (PostgreSQL)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("select pg_advisory_xact_lock(:namespace, hashtext(:stream_id))"),
-            {"namespace": STREAM_LOCK_NAMESPACE, "stream_id": stream_id},
-        )
+        driver_execute(conn, _LOCK_STREAM, (STREAM_LOCK_NAMESPACE, stream_id))
+
+
+_LOCK_STREAM = "select pg_advisory_xact_lock(%s, hashtext(%s))"
 
 
 def lock_appends(conn: Connection) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Dialect, Table, delete
 from workflow_core.domain.events import CAMPAIGN_EVENT_TYPES
 from workflow_core.domain.evolve import evolve, evolve_campaign
 from workflow_core.domain.state import CampaignState, InstanceState, TaskState, TaskStatus
+from workflow_core.store.db import driver_executemany
 from workflow_core.store.event_store import driver_binder, iter_all, json_text
 from workflow_core.store.schema import PROJECTION_TABLES, campaigns, inbox, instances, tasks
 
@@ -267,11 +268,11 @@ def _insert_batches(
     for row in rows:
         chunk.append(bind(row))
         if len(chunk) >= batch:
-            conn.exec_driver_sql(statement, chunk)
+            driver_executemany(conn, statement, chunk)
             total += len(chunk)
             chunk = []
     if chunk:
-        conn.exec_driver_sql(statement, chunk)
+        driver_executemany(conn, statement, chunk)
         total += len(chunk)
     return total
 
@@ -288,7 +289,7 @@ def upsert_rows(
     """
     if not rows:
         return
-    conn.exec_driver_sql(*bound_rows(conn.dialect, table, rows, tuple(keys)))
+    driver_executemany(conn, *bound_rows(conn.dialect, table, rows, tuple(keys)))
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -297,7 +298,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     statement)."""
     if not rows:
         return
-    conn.exec_driver_sql(*bound_rows(conn.dialect, table, rows, None))
+    driver_executemany(conn, *bound_rows(conn.dialect, table, rows, None))
 
 
 def bound_rows(
@@ -330,7 +331,7 @@ def delete_rows(
         quote = conn.dialect.identifier_preparer.quote
         matches = " and ".join(f"{quote(key)} = {mark}" for key in keys)
         statement = _DELETES[cache_key] = f"delete from {quote(table.name)} where {matches}"
-    conn.exec_driver_sql(statement, [tuple(v) for v in values])
+    driver_executemany(conn, statement, [tuple(v) for v in values])
 
 
 _DELETES: dict[tuple[str, str, tuple[str, ...]], str] = {}

@@ -1162,3 +1162,34 @@ def test_open_campaign_with_an_overlong_holiday_is_refused(
         response = post(client, "/api/v1/campaigns", body, user=pid(personas["student_affairs"][0]))
         error = assert_error(response, 400, "invalid_form")
     assert "holiday" in error["fields"]
+
+
+def test_a_command_asks_the_directory_about_its_caller_once(
+    client: FlaskClient, service: WorkflowService, applicant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    resolve = service.caller
+
+    def counting(user_id: str) -> Any:
+        asked.append(user_id)
+        return resolve(user_id)
+
+    monkeypatch.setattr(service, "caller", counting)
+    monkeypatch.setattr(service, "actor", lambda *_a, **_k: pytest.fail("resolved again"))
+    body = {"process_key": "enrollment_certificate", "form": enrollment_form(service)}
+    first = post(client, "/api/v1/instances", body, user=applicant, key="once-1")
+    assert first.status_code == 201
+    task = open_task(body_of(first)["instance"])
+    approver = task["assignees"][0]
+    approved = post(client, f"/api/v1/tasks/{task['task_id']}/approve", user=approver, key="once-2")
+    assert approved.status_code == 200
+    assert asked == [applicant, approver]
+    # The answer kept under the key is the response's own text.
+    with service.engine.connect() as conn:
+        kept = conn.execute(
+            text("select response from idempotency_keys where idempotency_key = 'once-2'")
+        ).scalar_one()
+    if isinstance(kept, str):  # SQLite keeps the text itself
+        assert kept == approved.get_data(as_text=True)
+    else:  # jsonb: the value
+        assert kept == body_of(approved)
