@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,7 +59,7 @@ from workflow_core.domain.decide import (
 )
 from workflow_core.domain.events import CampaignOpened, Submitted
 from workflow_core.domain.evolve import evolve, evolve_campaign, fold, fold_campaign
-from workflow_core.domain.state import InstanceStatus
+from workflow_core.domain.state import InstanceState, InstanceStatus
 from workflow_core.errors import (
     BusinessRuleError,
     ConflictError,
@@ -85,6 +87,8 @@ InstanceAction = Literal["withdraw", "resubmit", "comment"]
 TASK_ACTIONS: tuple[str, ...] = ("view", "approve", "reject", "return", "reassign", "remind")
 INSTANCE_ACTIONS: tuple[str, ...] = ("withdraw", "resubmit")
 MAX_IDEMPOTENCY_KEY = 128
+# Instances whose folded state a service keeps between commands (a few KiB each).
+FOLDED_INSTANCES = 4096
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 # Roles that may read any instance (to follow up, audit or support); others see their own.
 READ_ALL_ROLES = frozenset({Role.LEADERSHIP, Role.STUDENT_AFFAIRS, Role.DATA_STAFF})
@@ -101,6 +105,37 @@ class CommandResult:
     body: dict[str, Any]
     replayed: bool = False
     text: str | None = None
+
+
+class _FoldedInstances:
+    """The folded state of the instances this process committed commands on last, newest
+    version kept, at most `size` (least recently used out first); thread-safe.
+
+    A state is never changed (frozen; its form is never written to), only replaced."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._states: OrderedDict[str, InstanceState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, instance_id: str) -> InstanceState | None:
+        with self._lock:
+            state = self._states.get(instance_id)
+            if state is not None:
+                self._states.move_to_end(instance_id)
+            return state
+
+    def keep(self, state: InstanceState) -> None:
+        if self._size <= 0:
+            return
+        with self._lock:
+            held = self._states.get(state.instance_id)
+            if held is not None and held.version > state.version:
+                return  # a later command of another thread settled first
+            self._states[state.instance_id] = state
+            self._states.move_to_end(state.instance_id)
+            while len(self._states) > self._size:
+                self._states.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -133,6 +168,7 @@ class WorkflowService:
         self.catalog = catalog
         self.directory = directory
         self.clock = clock
+        self._folded = _FoldedInstances(FOLDED_INSTANCES)
 
     # --- who is asking -----------------------------------------------------------------------
 
@@ -268,15 +304,11 @@ class WorkflowService:
         occurred_at: datetime | None,
         caller: Caller | None = None,
     ) -> CommandResult:
+        settled: list[InstanceState] = []
+
         def work(conn: Connection, actor: Actor, now: datetime) -> dict[str, Any]:
             command = make_command(conn)
-            loaded = event_store.load_stream(conn, instance_id)
-            if loaded and loaded[0].event.TYPE != Submitted.TYPE:
-                # The id names a campaign's stream, which is no instance (and cannot become one).
-                if isinstance(command, Submit):
-                    raise ConflictError(f"{instance_id} is already in use")
-                raise NotFoundError(f"instance {instance_id} does not exist")
-            state = fold(instance_id, (s.event for s in loaded))
+            state = self._load_instance(conn, instance_id, command)
             if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
                 task_id = getattr(command, "task_id", None)
                 missing = f"task {task_id}" if task_id else f"instance {instance_id}"
@@ -302,9 +334,9 @@ class WorkflowService:
             if new_events:
                 project_instance(conn, state, after)
             # Before the append: on PostgreSQL every append waits while this one holds its lock.
-            view = instance_view(
-                instance_row(after), [task_row(instance_id, t) for t in after.tasks], process
-            )
+            row = instance_row(after)
+            row["form"] = _json_copy(after.form)  # the answer's own: `after` is kept (below)
+            view = instance_view(row, [task_row(instance_id, t) for t in after.tasks], process)
             stored = event_store.append(
                 conn,
                 stream_id=instance_id,
@@ -315,11 +347,36 @@ class WorkflowService:
                 process_version=process.version,
                 recorded_at=self.clock(),
             )
+            settled.append(after)
             return {"instance": view, "events": [event_view(s) for s in stored]}
 
-        return self._transact(
+        result = self._transact(
             user_id, instance_id, idempotency_key, fingerprint, occurred_at, work, caller
         )
+        if settled:  # committed: the next command on the instance starts from here
+            self._folded.keep(settled[0])
+        return result
+
+    def _load_instance(
+        self, conn: Connection, instance_id: str, command: InstanceCommand
+    ) -> InstanceState:
+        """The instance folded from its stream: the state this process kept after its last
+        command on it with the events written since (by any process) folded on, or else the
+        whole stream folded. Events are never changed or removed, so both are the same state;
+        reading and folding a whole stream was a tenth of a command."""
+        kept = self._folded.get(instance_id)
+        if kept is not None:
+            state = kept
+            for stored in event_store.load_stream(conn, instance_id, after_version=kept.version):
+                state = evolve(state, stored.event)
+            return state
+        loaded = event_store.load_stream(conn, instance_id)
+        if loaded and loaded[0].event.TYPE != Submitted.TYPE:
+            # The id names a campaign's stream, which is no instance (and cannot become one).
+            if isinstance(command, Submit):
+                raise ConflictError(f"{instance_id} is already in use")
+            raise NotFoundError(f"instance {instance_id} does not exist")
+        return fold(instance_id, (s.event for s in loaded))
 
     # --- campaigns (假期去向登记) --------------------------------------------------------------
 
@@ -704,6 +761,15 @@ def _open_campaign_command(body: Mapping[str, Any]) -> OpenCampaign:
         deadline=times["deadline"],
         audience=tuple(audience),
     )
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of a JSON value (dicts and lists copied all the way down)."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value
 
 
 def _check_idempotency_key(key: str | None) -> None:

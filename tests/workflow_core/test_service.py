@@ -22,6 +22,7 @@ from workflow_core.errors import (
     UnknownUserError,
     WorkflowError,
 )
+from workflow_core.service import WorkflowService
 
 SERVICES = default_catalog().keys()
 TERMINAL = {"completed", "withdrawn"}
@@ -505,3 +506,37 @@ def test_an_office_urges_only_the_requests_of_its_own_people(hall: Hall) -> None
     for office_wide in ("student_affairs", "leadership"):
         service.act_on_task(people.persona(office_wide), task["task_id"], "remind", {})
         hall.service.clock.now += timedelta(hours=1)  # type: ignore[attr-defined]
+
+
+def test_a_command_folds_on_what_another_process_wrote_meanwhile(hall: Hall) -> None:
+    """Each service keeps the instances it last acted on; the events another one (another
+    worker process) wrote since are folded on, so both decide on the whole stream."""
+    service = hall.service
+    other = Hall(
+        WorkflowService(service.engine, hall.catalog, service.directory, clock=service.clock),
+        hall.catalog,
+        hall.people,
+    )
+    instance_id = hall.submit("activity_application", seed=4)["instance_id"]
+    views = []
+    for turn in range(40):
+        tasks = hall.open_tasks(instance_id)
+        if not tasks:
+            break
+        acting = (hall, other)[turn % 2]  # alternate: each finds the other's events unread
+        task = tasks[0]
+        views.append(acting.act(task["assignees"][0], task["task_id"], "approve", comment="好"))
+        reader = WorkflowService(
+            service.engine, hall.catalog, service.directory, clock=service.clock
+        )
+        assert views[-1] == reader.get_instance(hall.people.persona("data_staff"), instance_id)
+        assert views[-1]["version"] == len(
+            service.get_events(hall.people.persona("data_staff"), instance_id)
+        )
+    assert len(views) > 2 and views[-1]["status"] == "completed"
+    # An answer is the caller's own: changing it changes nothing the service keeps.
+    submitted = hall.submit("activity_application", seed=5)
+    submitted["form"].clear()
+    task = hall.open_tasks(submitted["instance_id"])[0]
+    viewed = hall.act(task["assignees"][0], task["task_id"], "view")
+    assert viewed["form"] and viewed["form"] == hall.instance(submitted["instance_id"])["form"]

@@ -60,20 +60,20 @@ STREAM_LOCK_NAMESPACE = 0x7374
 _ALL_COLUMNS = tuple(column.name for column in events.columns)
 _LOAD_STREAM = {
     dialect: f"select {', '.join(_ALL_COLUMNS)} from events where stream_id = {mark} "
-    "order by stream_version"
+    f"and stream_version > {mark} order by stream_version"
     for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
 }
 
 
-def load_stream(conn: Connection, stream_id: str) -> list[StoredEvent]:
-    """The stream's events in version order.
+def load_stream(conn: Connection, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
+    """The stream's events in version order (those after `after_version`: versions count from 1).
 
     Read through the driver, with the column types' result conversions done by `driver_reader`:
     Core's statement and result machinery cost more than the query and half of `from_row`.
     """
     dialect = conn.dialect.name
     read = driver_reader(dialect, events, _ALL_COLUMNS)
-    rows = driver_execute(conn, _LOAD_STREAM[dialect], (stream_id,)).fetchall()
+    rows = driver_execute(conn, _LOAD_STREAM[dialect], (stream_id, after_version)).fetchall()
     return [from_row(read(row)) for row in rows]
 
 
