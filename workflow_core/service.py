@@ -57,7 +57,7 @@ from workflow_core.domain.decide import (
     decide_campaign,
     instance_of_task,
 )
-from workflow_core.domain.events import CampaignOpened, Submitted
+from workflow_core.domain.events import CampaignOpened, StoredEvent, Submitted
 from workflow_core.domain.evolve import evolve, evolve_campaign, fold, fold_campaign
 from workflow_core.domain.state import InstanceState, InstanceStatus
 from workflow_core.errors import (
@@ -70,7 +70,7 @@ from workflow_core.errors import (
 )
 from workflow_core.store import event_store
 from workflow_core.store.campaigns import latest_registration, load_campaign
-from workflow_core.store.db import driver_execute, reader_of
+from workflow_core.store.db import Statement, driver_execute, driver_pipeline, reader_of
 from workflow_core.store.event_store import driver_time
 from workflow_core.store.projections import (
     campaign_row,
@@ -305,10 +305,20 @@ class WorkflowService:
         caller: Caller | None = None,
     ) -> CommandResult:
         settled: list[InstanceState] = []
+        kept = self._folded.get(instance_id)
 
-        def work(conn: Connection, actor: Actor, now: datetime) -> dict[str, Any]:
+        def load(conn: Connection) -> Callable[[], list[StoredEvent]]:
+            return event_store.query_stream(conn, instance_id, kept.version if kept else 0)
+
+        def work(
+            conn: Connection,
+            actor: Actor,
+            now: datetime,
+            loaded: list[StoredEvent],
+            answer: _Answer,
+        ) -> dict[str, Any]:
             command = make_command(conn)
-            state = self._load_instance(conn, instance_id, command)
+            state = _instance_state(instance_id, kept, loaded, isinstance(command, Submit))
             if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
                 task_id = getattr(command, "task_id", None)
                 missing = f"task {task_id}" if task_id else f"instance {instance_id}"
@@ -331,13 +341,17 @@ class WorkflowService:
             after = state
             for event in new_events:
                 after = evolve(after, event)
-            if new_events:
-                project_instance(conn, state, after)
             # Before the append: on PostgreSQL every append waits while this one holds its lock.
             row = instance_row(after)
             row["form"] = _json_copy(after.form)  # the answer's own: `after` is kept (below)
             view = instance_view(row, [task_row(instance_id, t) for t in after.tasks], process)
-            stored = event_store.append(
+            body: dict[str, Any] = {"instance": view, "events": []}
+
+            def alongside(stored: list[StoredEvent]) -> Statement | None:
+                body["events"] = [event_view(s) for s in stored]
+                return answer.keep(body)
+
+            event_store.append(
                 conn,
                 stream_id=instance_id,
                 stream_type="instance",
@@ -346,37 +360,18 @@ class WorkflowService:
                 process_key=process.key,
                 process_version=process.version,
                 recorded_at=self.clock(),
+                ahead=lambda: project_instance(conn, state, after),
+                alongside=alongside,
             )
             settled.append(after)
-            return {"instance": view, "events": [event_view(s) for s in stored]}
+            return body
 
         result = self._transact(
-            user_id, instance_id, idempotency_key, fingerprint, occurred_at, work, caller
+            user_id, instance_id, idempotency_key, fingerprint, occurred_at, load, work, caller
         )
         if settled:  # committed: the next command on the instance starts from here
             self._folded.keep(settled[0])
         return result
-
-    def _load_instance(
-        self, conn: Connection, instance_id: str, command: InstanceCommand
-    ) -> InstanceState:
-        """The instance folded from its stream: the state this process kept after its last
-        command on it with the events written since (by any process) folded on, or else the
-        whole stream folded. Events are never changed or removed, so both are the same state;
-        reading and folding a whole stream was a tenth of a command."""
-        kept = self._folded.get(instance_id)
-        if kept is not None:
-            state = kept
-            for stored in event_store.load_stream(conn, instance_id, after_version=kept.version):
-                state = evolve(state, stored.event)
-            return state
-        loaded = event_store.load_stream(conn, instance_id)
-        if loaded and loaded[0].event.TYPE != Submitted.TYPE:
-            # The id names a campaign's stream, which is no instance (and cannot become one).
-            if isinstance(command, Submit):
-                raise ConflictError(f"{instance_id} is already in use")
-            raise NotFoundError(f"instance {instance_id} does not exist")
-        return fold(instance_id, (s.event for s in loaded))
 
     # --- campaigns (假期去向登记) --------------------------------------------------------------
 
@@ -450,8 +445,16 @@ class WorkflowService:
         occurred_at: datetime | None,
         caller: Caller | None = None,
     ) -> CommandResult:
-        def work(conn: Connection, actor: Actor, now: datetime) -> dict[str, Any]:
-            loaded = event_store.load_stream(conn, campaign_id)
+        def load(conn: Connection) -> Callable[[], list[StoredEvent]]:
+            return event_store.query_stream(conn, campaign_id)
+
+        def work(
+            conn: Connection,
+            actor: Actor,
+            now: datetime,
+            loaded: list[StoredEvent],
+            answer: _Answer,
+        ) -> dict[str, Any]:
             if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
                 raise BusinessRuleError(f"{campaign_id} is not a campaign")
             state = fold_campaign(campaign_id, (s.event for s in loaded))
@@ -461,7 +464,13 @@ class WorkflowService:
                 state = evolve_campaign(state, event)
             project_campaign(conn, state)
             view = campaign_view(campaign_row(state))
-            stored = event_store.append(
+            body: dict[str, Any] = {"campaign": view, "events": []}
+
+            def alongside(stored: list[StoredEvent]) -> Statement | None:
+                body["events"] = [event_view(s) for s in stored]
+                return answer.keep(body)
+
+            event_store.append(
                 conn,
                 stream_id=campaign_id,
                 stream_type="campaign",
@@ -470,11 +479,12 @@ class WorkflowService:
                 process_key=state.process_key,
                 process_version=None,
                 recorded_at=self.clock(),
+                alongside=alongside,
             )
-            return {"campaign": view, "events": [event_view(s) for s in stored]}
+            return body
 
         return self._transact(
-            user_id, campaign_id, idempotency_key, fingerprint, occurred_at, work, caller
+            user_id, campaign_id, idempotency_key, fingerprint, occurred_at, load, work, caller
         )
 
     def _transact(
@@ -484,25 +494,33 @@ class WorkflowService:
         idempotency_key: str | None,
         fingerprint: str,
         occurred_at: datetime | None,
-        work: Callable[[Connection, Actor, datetime], dict[str, Any]],
+        load: Callable[[Connection], Callable[[], list[StoredEvent]]],
+        work: Callable[[Connection, Actor, datetime, list[StoredEvent], _Answer], dict[str, Any]],
         caller: Caller | None = None,
     ) -> CommandResult:
         """The frame of every command: who asks, one transaction, the idempotency key claimed
-        first and the answer stored last, and the stream held against concurrent commands."""
+        first and the answer stored last, and the stream held against concurrent commands.
+
+        `load` sends the query of the stream's events (on PostgreSQL in one round trip with
+        the key's claim and the stream's lock); `work` decides on them, writes, and returns the
+        answer, which it hands to `_Answer.keep` (with the events' append, see `append`)."""
         _check_idempotency_key(idempotency_key)
         actor, now = self._actor_at(user_id, caller, occurred_at)
         with self.engine.begin() as conn:
-            if idempotency_key is not None:
-                replay = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
-                if replay is not None:
-                    return CommandResult(replay, replayed=True)
-            event_store.lock_stream(conn, stream_id)
-            body = work(conn, actor, now)
-            if idempotency_key is None:
-                return CommandResult(body)
-            text = answer_text(body)
-            self._store_answer(conn, user_id, idempotency_key, fingerprint, now, text)
-            return CommandResult(body, text=text)
+            answer = _Answer(conn.dialect.name, user_id, idempotency_key, fingerprint, now)
+            with driver_pipeline(conn):
+                claim = None
+                if idempotency_key is not None:
+                    claim = self._claim_key(conn, user_id, idempotency_key, fingerprint, now)
+                event_store.lock_stream(conn, stream_id)
+                read = load(conn)
+            replay = claim() if claim is not None else None
+            if replay is not None:
+                return CommandResult(replay, replayed=True)
+            body = work(conn, actor, now, read(), answer)
+            if not answer.kept and (statement := answer.keep(body)) is not None:
+                driver_execute(conn, *statement)  # nothing was appended to keep it with
+            return CommandResult(body, text=answer.text)
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -604,8 +622,9 @@ class WorkflowService:
 
     def _claim_key(
         self, conn: Connection, user_id: str, key: str, fingerprint: str, now: datetime
-    ) -> dict[str, Any] | None:
-        """The stored answer for a retried key, or None when this run is the first.
+    ) -> Callable[[], dict[str, Any] | None]:
+        """A function giving the stored answer for a retried key, or None when this run is the
+        first (on PostgreSQL call it after the `driver_pipeline` the claim is sent in).
 
         On PostgreSQL the key is claimed at once with an insert, so a concurrent twin waits on
         it and then sees the first answer instead of running the command again; the insert
@@ -616,16 +635,21 @@ class WorkflowService:
         transaction.
         """
         if conn.dialect.name != "postgresql":
-            return self._stored_answer(conn, user_id, key, fingerprint)
+            existing = self._stored_answer(conn, user_id, key, fingerprint)
+            return lambda: existing
         claimed = driver_execute(
             conn, _CLAIM_KEY, (user_id, key, fingerprint, "{}", driver_time("postgresql")(now))
         )
-        if claimed.rowcount == 1:
-            return None
-        existing = self._stored_answer(conn, user_id, key, fingerprint)
-        if existing is None:  # pragma: no cover - a taken key does not go away
-            raise ConflictError(f"Idempotency-Key {key!r} is in use; try again")
-        return existing
+
+        def outcome() -> dict[str, Any] | None:
+            if claimed.rowcount == 1:
+                return None
+            existing = self._stored_answer(conn, user_id, key, fingerprint)
+            if existing is None:  # pragma: no cover - a taken key does not go away
+                raise ConflictError(f"Idempotency-Key {key!r} is in use; try again")
+            return existing
+
+        return outcome
 
     def _stored_answer(
         self, conn: Connection, user_id: str, key: str, fingerprint: str
@@ -642,21 +666,52 @@ class WorkflowService:
         # SQLite keeps JSON as text; psycopg parses jsonb itself.
         return dict(json.loads(response) if dialect == "sqlite" else response)
 
-    def _store_answer(
-        self,
-        conn: Connection,
-        user_id: str,
-        key: str,
-        fingerprint: str,
-        now: datetime,
-        text: str,
+
+class _Answer:
+    """A command's answer as it is kept under its idempotency key: encoded once (`text`, the
+    response's own), by the statement that `keep` makes."""
+
+    def __init__(
+        self, dialect: str, user_id: str, key: str | None, fingerprint: str, now: datetime
     ) -> None:
-        """Keep the answer (`text`: `answer_text` of its body) under the key."""
-        if conn.dialect.name == "postgresql":  # claimed by _claim_key
-            driver_execute(conn, _UPDATE_KEY, (text, user_id, key))
-        else:
-            at = driver_time("sqlite")(now)
-            driver_execute(conn, _INSERT_KEY, (user_id, key, fingerprint, text, at))
+        self.dialect = dialect
+        self.user_id = user_id
+        self.key = key
+        self.fingerprint = fingerprint
+        self.now = now
+        self.kept = False
+        self.text: str | None = None
+
+    def keep(self, body: dict[str, Any]) -> Statement | None:
+        """The statement keeping `body` under the key; None without a key."""
+        self.kept = True
+        if self.key is None:
+            return None
+        self.text = answer_text(body)
+        if self.dialect == "postgresql":  # claimed by `_claim_key`
+            return _UPDATE_KEY, (self.text, self.user_id, self.key)
+        at = driver_time("sqlite")(self.now)
+        return _INSERT_KEY, (self.user_id, self.key, self.fingerprint, self.text, at)
+
+
+def _instance_state(
+    instance_id: str, kept: InstanceState | None, loaded: list[StoredEvent], submitting: bool
+) -> InstanceState:
+    """The instance folded: the state this process kept after its last command on it (`kept`)
+    with the events written since (`loaded`, by any process) folded on, or else the whole stream
+    (`loaded`). Events are never changed or removed, so both are the same state; reading and
+    folding whole streams was a tenth of a command."""
+    if kept is not None:
+        state = kept
+        for stored in loaded:
+            state = evolve(state, stored.event)
+        return state
+    if loaded and loaded[0].event.TYPE != Submitted.TYPE:
+        # The id names a campaign's stream, which is no instance (and cannot become one).
+        if submitting:
+            raise ConflictError(f"{instance_id} is already in use")
+        raise NotFoundError(f"instance {instance_id} does not exist")
+    return fold(instance_id, (s.event for s in loaded))
 
 
 # Driver SQL, as the projections write theirs: Core's statement and JSON processing cost more

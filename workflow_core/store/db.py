@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,10 @@ def make_engine(
     return engine
 
 
+# Driver SQL and its parameters, to run later (e.g. with an append: `event_store.append`).
+Statement = tuple[str, Sequence[Any]]
+
+
 def driver_execute(conn: Connection, statement: str, params: Sequence[Any] = ()) -> Any:
     """Run driver SQL (`?` marks on SQLite, `%s` on PostgreSQL) on the driver's own cursor of
     `conn`, in its transaction (begun as `exec_driver_sql` would begin it), and return that
@@ -99,6 +103,9 @@ def driver_execute(conn: Connection, statement: str, params: Sequence[Any] = ())
 def driver_executemany(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
     """`driver_execute` of `statement` once per row of `rows`, as one executemany (psycopg
     pipelines it)."""
+    if len(rows) == 1:  # psycopg's executemany enters and leaves a pipeline of its own
+        driver_execute(conn, statement, rows[0])
+        return
     cursor = _driver_cursor(conn)
     try:
         cursor.executemany(statement, rows)
@@ -106,6 +113,31 @@ def driver_executemany(conn: Connection, statement: str, rows: Sequence[Sequence
         conn._handle_dbapi_exception(exc, statement, rows, cursor, None)
     finally:
         cursor.close()
+
+
+@contextlib.contextmanager
+def driver_pipeline(conn: Connection) -> Iterator[None]:
+    """Send the driver statements run within to PostgreSQL together, in one round trip (a
+    psycopg pipeline): they run in order as if sent one by one, but their results, and their
+    errors, arrive when the block ends or when a result is fetched (which sends what is queued
+    so far). Errors are SQLAlchemy's, as `driver_execute` raises them. Elsewhere (SQLite, in
+    process) a statement runs when it is issued and this does nothing.
+
+    A command on PostgreSQL waited for a dozen round trips, each a wake-up of the server and of
+    the worker on a busy machine; the append lock is held across the last ones.
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    if not conn.in_transaction():
+        conn.begin()
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    try:
+        with raw.pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as exc:  # raised by a fetch or the block's end
+        conn._handle_dbapi_exception(exc, None, None, None, None)
 
 
 def _driver_cursor(conn: Connection) -> Any:

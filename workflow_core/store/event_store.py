@@ -41,14 +41,13 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow_core.domain.events import CampaignOpened, Event, StoredEvent
 from workflow_core.errors import ConflictError
-from workflow_core.store.db import driver_execute, driver_executemany
+from workflow_core.store.db import Statement, driver_execute, driver_executemany, driver_pipeline
 from workflow_core.store.schema import UtcDateTime, events
 from workflow_core.store.serialization import (
     EVENT_ROW_COLUMNS,
     SCHEMA_VERSION,
     from_row,
     payload_of,
-    to_row,
 )
 
 APPEND_LOCK_KEY = 0x70_6E_67_62  # arbitrary, constant: the advisory lock that orders appends
@@ -71,10 +70,23 @@ def load_stream(conn: Connection, stream_id: str, after_version: int = 0) -> lis
     Read through the driver, with the column types' result conversions done by `driver_reader`:
     Core's statement and result machinery cost more than the query and half of `from_row`.
     """
+    return query_stream(conn, stream_id, after_version)()
+
+
+def query_stream(
+    conn: Connection, stream_id: str, after_version: int = 0
+) -> Callable[[], list[StoredEvent]]:
+    """`load_stream` in two halves: send the query now, read its events when the function
+    returned is called (in a `driver_pipeline`, after the block: its one round trip carries
+    the query with the statements around it)."""
     dialect = conn.dialect.name
     read = driver_reader(dialect, events, _ALL_COLUMNS)
-    rows = driver_execute(conn, _LOAD_STREAM[dialect], (stream_id, after_version)).fetchall()
-    return [from_row(read(row)) for row in rows]
+    cursor = driver_execute(conn, _LOAD_STREAM[dialect], (stream_id, after_version))
+
+    def events_read() -> list[StoredEvent]:
+        return [from_row(read(row)) for row in cursor.fetchall()]
+
+    return events_read
 
 
 def append(
@@ -87,35 +99,42 @@ def append(
     process_key: str | None,
     process_version: int | None,
     recorded_at: datetime,
+    ahead: Callable[[], None] | None = None,
+    alongside: Callable[[list[StoredEvent]], Statement | None] | None = None,
 ) -> list[StoredEvent]:
-    """Append `new_events` after `expected_version`; ConflictError if someone was faster."""
+    """Append `new_events` after `expected_version`; ConflictError if someone was faster.
+
+    `ahead` runs the command's other writes (its projections, through `driver_execute`) just
+    before the append lock is taken, and `alongside` makes, from the stored events, a statement
+    to run with their insert (the command's answer kept under its idempotency key): on
+    PostgreSQL the first go in one round trip with the lock and the ids, the others in one
+    more. Neither is called when there is nothing to append.
+    """
     if not new_events:
         return []
-    rows = [
-        to_row(
-            event,
-            stream_id=stream_id,
-            stream_version=expected_version + offset + 1,
-            stream_type=stream_type,
-            process_key=process_key,
-            process_version=process_version,
-            recorded_at=recorded_at,
-        )
+    items = [
+        (event, stream_id, expected_version + offset + 1, stream_type, process_key, process_version)
         for offset, event in enumerate(new_events)
     ]
-    ids = append_rows(conn, rows)
-    return [
-        StoredEvent(
-            event_id=event_id,
-            stream_id=stream_id,
-            stream_version=row["stream_version"],
-            recorded_at=recorded_at,
-            process_key=row["process_key"],
-            process_version=process_version,
-            event=event,
+    stored: list[StoredEvent] = []
+
+    def settle(ids: list[int]) -> Statement | None:
+        stored.extend(
+            StoredEvent(
+                event_id=event_id,
+                stream_id=stream_id,
+                stream_version=version,
+                recorded_at=recorded_at,
+                process_key=event.process_key if isinstance(event, CampaignOpened) else key,
+                process_version=process_version,
+                event=event,
+            )
+            for event_id, (event, _, version, _, key, _) in zip(ids, items, strict=True)
         )
-        for event_id, row, event in zip(ids, rows, new_events, strict=True)
-    ]
+        return alongside(stored) if alongside is not None else None
+
+    append_bound(conn, bind_events(conn.dialect.name, items, recorded_at), settle, ahead)
+    return stored
 
 
 def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -126,19 +145,28 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     return append_bound(conn, [bind(row) for row in rows])
 
 
-def append_bound(conn: Connection, params: Sequence[tuple[Any, ...]]) -> list[int]:
+def append_bound(
+    conn: Connection,
+    params: Sequence[tuple[Any, ...]],
+    alongside: Callable[[list[int]], Statement | None] | None = None,
+    ahead: Callable[[], None] | None = None,
+) -> list[int]:
     """Insert event rows already bound for the driver (`bind_events`, or `driver_binder` over
     every column but `event_id`) under the ordering lock; returns their ids in order.
 
     A batched writer binds before its transaction, so that the write lock it shares with other
-    processes is held for the inserts alone.
+    processes is held for the inserts alone. `ahead` and `alongside` (which is given the new
+    ids) as in `append`.
     """
     if not params:
         return []
     try:
         if conn.dialect.name == "sqlite":  # SQLite's one writer orders the appends
-            return _append_bound_sqlite(conn, params)
-        return _append_bound_postgresql(conn, params)  # takes the append lock with the ids
+            if ahead is not None:
+                ahead()
+            return _append_bound_sqlite(conn, params, alongside)
+        # Takes the append lock with the ids.
+        return _append_bound_postgresql(conn, params, alongside, ahead)
     except IntegrityError as exc:
         if _is_version_clash(exc):
             streams = sorted({values[_STREAM_ID] for values in params})
@@ -238,7 +266,11 @@ _LOCK_AND_NEXT_EVENT_IDS = (
 )
 
 
-def _append_bound_sqlite(conn: Connection, params: Sequence[tuple[Any, ...]]) -> list[int]:
+def _append_bound_sqlite(
+    conn: Connection,
+    params: Sequence[tuple[Any, ...]],
+    alongside: Callable[[list[int]], Statement | None] | None,
+) -> list[int]:
     """One driver-level executemany of the rows as the column types would bind them.
 
     SQLAlchemy's insert with RETURNING ran one statement per row on SQLite (it cannot order a
@@ -249,25 +281,42 @@ def _append_bound_sqlite(conn: Connection, params: Sequence[tuple[Any, ...]]) ->
     """
     driver_executemany(conn, _SQLITE_INSERT_EVENTS, params)
     last = int(driver_execute(conn, "select last_insert_rowid()").fetchone()[0])
-    return list(range(last - len(params) + 1, last + 1))
+    ids = list(range(last - len(params) + 1, last + 1))
+    statement = alongside(ids) if alongside is not None else None
+    if statement is not None:
+        driver_execute(conn, *statement)
+    return ids
 
 
-def _append_bound_postgresql(conn: Connection, params: Sequence[tuple[Any, ...]]) -> list[int]:
-    """Take the ids from the events' sequence, then one driver-level executemany (psycopg
-    pipelines it) of one prepared INSERT.
+def _append_bound_postgresql(
+    conn: Connection,
+    params: Sequence[tuple[Any, ...]],
+    alongside: Callable[[list[int]], Statement | None] | None,
+    ahead: Callable[[], None] | None,
+) -> list[int]:
+    """Take the ids from the events' sequence (after the statements `ahead` runs: one round
+    trip), then one driver-level executemany of one prepared INSERT with the statement
+    `alongside` makes: one more.
 
     SQLAlchemy's multi-row INSERT … RETURNING built a new statement text of 1,000 rows at a
     time, which psycopg parsed placeholder by placeholder: 50,000 events took 11 s. The ids are
     drawn while this transaction holds the append lock, so they stay in commit order (the
-    feed's guarantee) exactly as the column default would have drawn them.
+    feed's guarantee) exactly as the column default would have drawn them. Every round trip
+    from here to the commit lengthens the time all other appends wait for the lock.
     """
-    drawn = driver_execute(conn, _LOCK_AND_NEXT_EVENT_IDS, (APPEND_LOCK_KEY, len(params)))
-    ids = sorted(int(row[0]) for row in drawn.fetchall())
-    driver_executemany(
-        conn,
-        _POSTGRESQL_INSERT_EVENTS,
-        [(event_id, *values) for event_id, values in zip(ids, params, strict=True)],
-    )
+    with driver_pipeline(conn):
+        if ahead is not None:
+            ahead()
+        drawn = driver_execute(conn, _LOCK_AND_NEXT_EVENT_IDS, (APPEND_LOCK_KEY, len(params)))
+        ids = sorted(int(row[0]) for row in drawn.fetchall())  # sends what is queued so far
+        statement = alongside(ids) if alongside is not None else None
+        driver_executemany(
+            conn,
+            _POSTGRESQL_INSERT_EVENTS,
+            [(event_id, *values) for event_id, values in zip(ids, params, strict=True)],
+        )
+        if statement is not None:
+            driver_execute(conn, *statement)
     return ids
 
 
