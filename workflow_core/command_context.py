@@ -66,16 +66,21 @@ def definition_of(catalog: Catalog, process_key: str, version: int) -> ProcessDe
 
 
 def assigner(directory: Directory, applicant_id: str, at: datetime) -> Callable[[Node], Assignment]:
-    """Who decides each node for this applicant, as the organisation stands at `at`."""
-    placement = directory.placement(applicant_id, at)
-    if placement is None:
-        person = directory.person(applicant_id, at)
-        kind = person.kind if person else Audience.VISITOR
-        placement = Placement(person_id=applicant_id, kind=kind)
-    resolved = placement
+    """Who decides each node for this applicant, as the organisation stands at `at`.
+
+    The applicant's placement is looked up on the first call: most commands (a view, an
+    approval short of its step's end) assign nobody."""
+    resolved: list[Placement] = []
 
     def assign(node: Node) -> Assignment:
-        return directory.resolve(node.assignee, resolved, at)
+        if not resolved:
+            placement = directory.placement(applicant_id, at)
+            if placement is None:
+                person = directory.person(applicant_id, at)
+                kind = person.kind if person else Audience.VISITOR
+                placement = Placement(person_id=applicant_id, kind=kind)
+            resolved.append(placement)
+        return directory.resolve(node.assignee, resolved[0], at)
 
     return assign
 
@@ -88,7 +93,26 @@ def _care_checker(
     scoped: frozenset[Role],
 ) -> Callable[[str], bool]:
     """Whether the caller looks after a person: through a grant in `everyone` for the whole
-    university, or through a grant in `scoped` over the person's class, college or 书院."""
+    university, or through a grant in `scoped` over the person's class, college or 书院.
+
+    The caller's grants are looked up on the first call (only 催办 asks)."""
+    decided: list[Callable[[str], bool]] = []
+
+    def cares(person_id: str) -> bool:
+        if not decided:
+            decided.append(_care_of(directory, user_id, at, everyone, scoped))
+        return decided[0](person_id)
+
+    return cares
+
+
+def _care_of(
+    directory: Directory,
+    user_id: str,
+    at: datetime,
+    everyone: frozenset[Role],
+    scoped: frozenset[Role],
+) -> Callable[[str], bool]:
     grants = directory.roles(user_id, at)
     if any(g.role in everyone for g in grants):
         return lambda _person: True

@@ -57,7 +57,7 @@ from workflow_core.domain.decide import (
     decide_campaign,
     instance_of_task,
 )
-from workflow_core.domain.events import CampaignOpened, StoredEvent, Submitted
+from workflow_core.domain.events import CampaignOpened, Event, StoredEvent, Submitted
 from workflow_core.domain.evolve import evolve, evolve_campaign, fold, fold_campaign
 from workflow_core.domain.state import InstanceState, InstanceStatus
 from workflow_core.errors import (
@@ -258,7 +258,7 @@ class WorkflowService:
         return self._run(
             user_id,
             instance_id,
-            lambda _conn: command,
+            command,
             None,
             idempotency_key,
             fingerprint,
@@ -285,7 +285,7 @@ class WorkflowService:
         return self._run(
             user_id,
             instance_id,
-            lambda _conn: command,
+            command,
             None,
             idempotency_key,
             fingerprint,
@@ -297,55 +297,42 @@ class WorkflowService:
         self,
         user_id: str,
         instance_id: str,
-        make_command: Callable[[Connection], InstanceCommand],
+        command: InstanceCommand | Callable[[Connection], InstanceCommand],
         definition: ProcessDefinition | None,
         idempotency_key: str | None,
         fingerprint: str,
         occurred_at: datetime | None,
         caller: Caller | None = None,
     ) -> CommandResult:
+        """One command on an instance; `command` is made in the transaction when it reads the
+        store (a registration's predecessor)."""
+        _check_idempotency_key(idempotency_key)
+        actor, now = self._actor_at(user_id, caller, occurred_at)
         settled: list[InstanceState] = []
         kept = self._folded.get(instance_id)
+        early = None
+        if kept is not None and not callable(command):
+            # Decided before the transaction, on the state kept: the decision stands when the
+            # transaction finds no event written since, and SQLite's write lock (every writer
+            # waits for it) is then held for the writes alone. Otherwise, or where this fails,
+            # the command is decided again in the transaction, on the stream as it stands.
+            try:
+                early = self._decide(None, user_id, kept, command, definition, actor, now)
+            except Exception:  # whatever it was, the transaction decides again
+                early = None
 
         def load(conn: Connection) -> Callable[[], list[StoredEvent]]:
             return event_store.query_stream(conn, instance_id, kept.version if kept else 0)
 
-        def work(
-            conn: Connection,
-            actor: Actor,
-            now: datetime,
-            loaded: list[StoredEvent],
-            answer: _Answer,
-        ) -> dict[str, Any]:
-            command = make_command(conn)
-            state = _instance_state(instance_id, kept, loaded, isinstance(command, Submit))
-            if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
-                task_id = getattr(command, "task_id", None)
-                missing = f"task {task_id}" if task_id else f"instance {instance_id}"
-                raise NotFoundError(f"{missing} does not exist")
-            process = definition or self._definition_of(state.process_key, state.process_version)
-            campaign = None
-            if isinstance(command, Submit) and command.campaign_id is not None:
-                campaign = load_campaign(conn, command.campaign_id)
-            applicant_id = user_id if isinstance(command, Submit) else state.applicant_id
-            ctx = DecisionContext(
-                actor=actor,
-                now=now,
-                definition=process,
-                assign=self._assigner(applicant_id, now),
-                person_exists=lambda pid: self.directory.person(pid, now) is not None,
-                campaign=campaign,
-                supervises=self._supervision_checker(user_id, now),
-            )
-            new_events = decide(state, command, ctx)
-            after = state
-            for event in new_events:
-                after = evolve(after, event)
-            # Before the append: on PostgreSQL every append waits while this one holds its lock.
-            row = instance_row(after)
-            row["form"] = _json_copy(after.form)  # the answer's own: `after` is kept (below)
-            view = instance_view(row, [task_row(instance_id, t) for t in after.tasks], process)
-            body: dict[str, Any] = {"instance": view, "events": []}
+        def work(conn: Connection, loaded: list[StoredEvent], answer: _Answer) -> dict[str, Any]:
+            made = command(conn) if callable(command) else command
+            if early is not None and not loaded:
+                decision = early
+            else:
+                state = _instance_state(instance_id, kept, loaded, isinstance(made, Submit))
+                decision = self._decide(conn, user_id, state, made, definition, actor, now)
+            state, after, process = decision.state, decision.after, decision.process
+            body: dict[str, Any] = {"instance": decision.view, "events": []}
 
             def alongside(stored: list[StoredEvent]) -> Statement | None:
                 body["events"] = [event_view(s) for s in stored]
@@ -356,7 +343,7 @@ class WorkflowService:
                 stream_id=instance_id,
                 stream_type="instance",
                 expected_version=state.version,
-                new_events=new_events,
+                new_events=decision.new_events,
                 process_key=process.key,
                 process_version=process.version,
                 recorded_at=self.clock(),
@@ -366,12 +353,52 @@ class WorkflowService:
             settled.append(after)
             return body
 
-        result = self._transact(
-            user_id, instance_id, idempotency_key, fingerprint, occurred_at, load, work, caller
-        )
+        result = self._transact(user_id, instance_id, idempotency_key, fingerprint, now, load, work)
         if settled:  # committed: the next command on the instance starts from here
             self._folded.keep(settled[0])
         return result
+
+    def _decide(
+        self,
+        conn: Connection | None,
+        user_id: str,
+        state: InstanceState,
+        command: InstanceCommand,
+        definition: ProcessDefinition | None,
+        actor: Actor,
+        now: datetime,
+    ) -> _Decision:
+        """`decide` on the instance's folded state, its new state and the answer's view of it
+        (`conn`: where a registration reads its campaign; only a submission needs it)."""
+        if state.status is InstanceStatus.NEW and not isinstance(command, Submit):
+            task_id = getattr(command, "task_id", None)
+            missing = f"task {task_id}" if task_id else f"instance {state.instance_id}"
+            raise NotFoundError(f"{missing} does not exist")
+        process = definition or self._definition_of(state.process_key, state.process_version)
+        campaign = None
+        if isinstance(command, Submit) and command.campaign_id is not None:
+            if conn is None:
+                raise RuntimeError("a registration is decided in its transaction")
+            campaign = load_campaign(conn, command.campaign_id)
+        applicant_id = user_id if isinstance(command, Submit) else state.applicant_id
+        ctx = DecisionContext(
+            actor=actor,
+            now=now,
+            definition=process,
+            assign=self._assigner(applicant_id, now),
+            person_exists=lambda pid: self.directory.person(pid, now) is not None,
+            campaign=campaign,
+            supervises=self._supervision_checker(user_id, now),
+        )
+        new_events = decide(state, command, ctx)
+        after = state
+        for event in new_events:
+            after = evolve(after, event)
+        # Before the append: on PostgreSQL every append waits while this one holds its lock.
+        row = instance_row(after)
+        row["form"] = _json_copy(after.form)  # the answer's own: `after` is kept (see `_run`)
+        task_rows = [task_row(state.instance_id, t) for t in after.tasks]
+        return _Decision(state, after, new_events, process, instance_view(row, task_rows, process))
 
     # --- campaigns (假期去向登记) --------------------------------------------------------------
 
@@ -448,13 +475,10 @@ class WorkflowService:
         def load(conn: Connection) -> Callable[[], list[StoredEvent]]:
             return event_store.query_stream(conn, campaign_id)
 
-        def work(
-            conn: Connection,
-            actor: Actor,
-            now: datetime,
-            loaded: list[StoredEvent],
-            answer: _Answer,
-        ) -> dict[str, Any]:
+        _check_idempotency_key(idempotency_key)
+        actor, now = self._actor_at(user_id, caller, occurred_at)
+
+        def work(conn: Connection, loaded: list[StoredEvent], answer: _Answer) -> dict[str, Any]:
             if loaded and loaded[0].event.TYPE != CampaignOpened.TYPE:
                 raise BusinessRuleError(f"{campaign_id} is not a campaign")
             state = fold_campaign(campaign_id, (s.event for s in loaded))
@@ -483,9 +507,7 @@ class WorkflowService:
             )
             return body
 
-        return self._transact(
-            user_id, campaign_id, idempotency_key, fingerprint, occurred_at, load, work, caller
-        )
+        return self._transact(user_id, campaign_id, idempotency_key, fingerprint, now, load, work)
 
     def _transact(
         self,
@@ -493,10 +515,9 @@ class WorkflowService:
         stream_id: str,
         idempotency_key: str | None,
         fingerprint: str,
-        occurred_at: datetime | None,
+        now: datetime,
         load: Callable[[Connection], Callable[[], list[StoredEvent]]],
-        work: Callable[[Connection, Actor, datetime, list[StoredEvent], _Answer], dict[str, Any]],
-        caller: Caller | None = None,
+        work: Callable[[Connection, list[StoredEvent], _Answer], dict[str, Any]],
     ) -> CommandResult:
         """The frame of every command: who asks, one transaction, the idempotency key claimed
         first and the answer stored last, and the stream held against concurrent commands.
@@ -504,8 +525,6 @@ class WorkflowService:
         `load` sends the query of the stream's events (on PostgreSQL in one round trip with
         the key's claim and the stream's lock); `work` decides on them, writes, and returns the
         answer, which it hands to `_Answer.keep` (with the events' append, see `append`)."""
-        _check_idempotency_key(idempotency_key)
-        actor, now = self._actor_at(user_id, caller, occurred_at)
         with self.engine.begin() as conn:
             answer = _Answer(conn.dialect.name, user_id, idempotency_key, fingerprint, now)
             with driver_pipeline(conn):
@@ -517,7 +536,7 @@ class WorkflowService:
             replay = claim() if claim is not None else None
             if replay is not None:
                 return CommandResult(replay, replayed=True)
-            body = work(conn, actor, now, read(), answer)
+            body = work(conn, read(), answer)
             if not answer.kept and (statement := answer.keep(body)) is not None:
                 driver_execute(conn, *statement)  # nothing was appended to keep it with
             return CommandResult(body, text=answer.text)
@@ -665,6 +684,18 @@ class WorkflowService:
             )
         # SQLite keeps JSON as text; psycopg parses jsonb itself.
         return dict(json.loads(response) if dialect == "sqlite" else response)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What a command decided on an instance: the state it decided on and the state after,
+    the new events, the process, and the answer's view of the instance."""
+
+    state: InstanceState
+    after: InstanceState
+    new_events: list[Event]
+    process: ProcessDefinition
+    view: dict[str, Any]
 
 
 class _Answer:
