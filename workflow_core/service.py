@@ -98,8 +98,8 @@ READ_ALL_ROLES = frozenset({Role.LEADERSHIP, Role.STUDENT_AFFAIRS, Role.DATA_STA
 class CommandResult:
     """A command's answer: the JSON body, and whether it was replayed from the idempotency log.
 
-    `text` is the body as `answer_text` encodes it, when the command encoded it already (to
-    keep it under its idempotency key): the API answers with it instead of encoding again.
+    `text` is the body as `answer_text` encodes it, when the command encoded it already (a
+    first answer, kept so under its idempotency key): the API answers with it as it is.
     """
 
     body: dict[str, Any]
@@ -336,7 +336,7 @@ class WorkflowService:
 
             def alongside(stored: list[StoredEvent]) -> Statement | None:
                 body["events"] = [event_view(s) for s in stored]
-                return answer.keep(body)
+                return answer.keep(body, {"instance": decision.view_text})
 
             event_store.append(
                 conn,
@@ -397,8 +397,8 @@ class WorkflowService:
         # Before the append: on PostgreSQL every append waits while this one holds its lock.
         row = instance_row(after)
         row["form"] = _json_copy(after.form)  # the answer's own: `after` is kept (see `_run`)
-        task_rows = [task_row(state.instance_id, t) for t in after.tasks]
-        return _Decision(state, after, new_events, process, instance_view(row, task_rows, process))
+        view = instance_view(row, [task_row(state.instance_id, t) for t in after.tasks], process)
+        return _Decision(state, after, new_events, process, view, answer_text(view))
 
     # --- campaigns (假期去向登记) --------------------------------------------------------------
 
@@ -696,6 +696,7 @@ class _Decision:
     new_events: list[Event]
     process: ProcessDefinition
     view: dict[str, Any]
+    view_text: str  # `answer_text(view)`
 
 
 class _Answer:
@@ -713,12 +714,22 @@ class _Answer:
         self.kept = False
         self.text: str | None = None
 
-    def keep(self, body: dict[str, Any]) -> Statement | None:
-        """The statement keeping `body` under the key; None without a key."""
+    def keep(
+        self, body: dict[str, Any], encoded: Mapping[str, str] | None = None
+    ) -> Statement | None:
+        """Encode `body` (`text`) and return the statement keeping it under the key (None
+        without a key). `encoded` holds members of `body` already encoded by `answer_text`
+        (before the append lock: what is left is encoded while every other append waits)."""
         self.kept = True
+        done = encoded or {}
+        # `answer_text` of the whole: `{"a": …, "b": …}`, members in key order.
+        members = ", ".join(
+            f"{answer_text(name)}: {done.get(name) or answer_text(body[name])}"
+            for name in sorted(body)
+        )
+        self.text = "{" + members + "}"
         if self.key is None:
             return None
-        self.text = answer_text(body)
         if self.dialect == "postgresql":  # claimed by `_claim_key`
             return _UPDATE_KEY, (self.text, self.user_id, self.key)
         at = driver_time("sqlite")(self.now)

@@ -135,7 +135,7 @@ def error_response(
 
 
 def _command_response(result: CommandResult, status: int) -> Response:
-    # The service encoded the answer already when it kept it under the key (the same text).
+    # The service encoded the answer already (the text it keeps under an idempotency key).
     text = result.text if result.text is not None else _encode(result.body)
     response = Response(text, status=status, content_type=JSON_CONTENT_TYPE)
     if request.headers.get("Idempotency-Key") is not None:

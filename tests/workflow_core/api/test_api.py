@@ -1193,3 +1193,17 @@ def test_a_command_asks_the_directory_about_its_caller_once(
         assert kept == approved.get_data(as_text=True)
     else:  # jsonb: the value
         assert kept == body_of(approved)
+
+
+@pytest.mark.parametrize("key", [None, "text-1"])
+def test_a_commands_answer_is_its_body_as_sorted_json(
+    client: FlaskClient, service: WorkflowService, applicant: str, key: str | None
+) -> None:
+    body = {"process_key": "enrollment_certificate", "form": enrollment_form(service)}
+    submitted = post(client, "/api/v1/instances", body, user=applicant, key=key)
+    task = open_task(body_of(submitted)["instance"])
+    path = f"/api/v1/tasks/{task['task_id']}/approve"
+    approved = post(client, path, {"comment": "好"}, user=task["assignees"][0], key=key and "2")
+    for response in (submitted, approved):
+        text = response.get_data(as_text=True)
+        assert text == json.dumps(json.loads(text), ensure_ascii=False, sort_keys=True)
