@@ -349,6 +349,7 @@ class WorkflowService:
                 recorded_at=self.clock(),
                 ahead=lambda: project_instance(conn, state, after),
                 alongside=alongside,
+                last=True,
             )
             settled.append(after)
             return body

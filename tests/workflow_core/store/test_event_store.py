@@ -35,7 +35,7 @@ from workflow_core.domain.events import (
     Withdrawn,
 )
 from workflow_core.errors import ConflictError
-from workflow_core.store import event_store, serialization
+from workflow_core.store import db, event_store, serialization
 from workflow_core.store.migrate import is_current
 from workflow_core.store.schema import events, metadata
 
@@ -281,3 +281,48 @@ def test_older_payloads_are_upcast_step_by_step(monkeypatch: pytest.MonkeyPatch)
     assert serialization.upcast("approved", 2, {"remark": "同意"}) == {"comment": "同意"}
     assert serialization.upcast("rejected", 1, {"reason": "x"}) == {"reason": "x"}
     assert serialization.upcast("approved", 3, {"comment": "ok"}) == {"comment": "ok"}
+
+
+@pytest.mark.parametrize("last", [False, True])
+def test_an_append_carries_the_writes_around_it_and_a_clash_writes_none(
+    store_engine: Engine, last: bool
+) -> None:
+    """`ahead` runs before the ids are drawn, `alongside` is made from the stored events, both
+    in the append's transaction; `last` (nothing written after it) may commit with it."""
+    mark = "?" if store_engine.dialect.name == "sqlite" else "%s"
+    note = "insert into inbox (user_id, task_id, instance_id, created_at) values " + (
+        f"({mark}, {mark}, {mark}, {mark})"
+    )
+    seen: list[list[int]] = []
+
+    def run(events_: list[Event], expected: int, user: str) -> None:
+        with store_engine.begin() as conn:
+
+            def alongside(stored: list[Any]) -> tuple[str, tuple[Any, ...]]:
+                seen.append([s.event_id for s in stored])
+                return note, (f"{user}-after", "t1", "i1", "2026-03-02 00:00:00+00:00")
+
+            event_store.append(
+                conn,
+                stream_id="i1",
+                stream_type="instance",
+                expected_version=expected,
+                new_events=events_,
+                process_key="dorm_air_conditioner",
+                process_version=1,
+                recorded_at=T0 + timedelta(minutes=1),
+                ahead=lambda: db.driver_execute(
+                    conn, note, (f"{user}-ahead", "t1", "i1", "2026-03-02 00:00:00+00:00")
+                ),
+                alongside=alongside,
+                last=last,
+            )
+
+    run(INSTANCE_EVENTS[:2], 0, "a")
+    with pytest.raises(ConflictError):
+        run(INSTANCE_EVENTS[2:4], 1, "b")
+    with store_engine.connect() as conn:
+        users = sorted(conn.execute(text("select user_id from inbox")).scalars())
+        assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 2
+    assert users == ["a-after", "a-ahead"]
+    assert seen[0] == [1, 2]
