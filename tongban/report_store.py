@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
+from tongban.xes_frame import read_events_frame
 from warehouse.process_direct import direct_report
 from warehouse.process_report import UnknownProcessError
 from warehouse.raw import RAW_EVENTS_SCHEMA
 from workflow_core.importing.csv_log import read_csv
-from workflow_core.importing.model import LogColumns, ParsedLog
+from workflow_core.importing.model import LogColumns, ParsedLog, file_sha256
 from workflow_core.importing.rows import EVENT_COLUMNS, log_values
 from workflow_core.importing.xes import read_xes
 
@@ -84,9 +85,14 @@ def log_report(
 ) -> dict[str, Any]:
     """The report of the log at `path` (xes or csv), read and validated as `tongban import-log`
     reads it; LogImportError names what is wrong with the file."""
-    log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
+    columns = columns or LogColumns()
     now = datetime.now(UTC)
-    events = log_events(log, process_key, now=now)
+    events = None
+    if log_format == "xes":
+        events = read_events_frame(path, process_key, columns, sha256=file_sha256(path), now=now)
+    if events is None:
+        log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
+        events = log_events(log, process_key, now=now)
     return direct_report(events, process_key, as_of=now)
 
 

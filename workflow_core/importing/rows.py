@@ -44,14 +44,35 @@ def validate_process_key(process_key: str) -> str:
 
 def case_imported(log: ParsedLog, case: ParsedCase, import_key: str) -> CaseImported:
     """The first event of an imported case; it happened when the case's earliest activity did."""
+    return imported_case(
+        log.source,
+        log.sha256,
+        case.case_id,
+        case.attributes,
+        min(event.occurred_at for event in case.events),
+        case.events[0].resource,
+        import_key,
+    )
+
+
+def imported_case(
+    source: str,
+    sha256: str,
+    case_id: str,
+    attributes: dict[str, Any],
+    first_at: datetime,
+    first_resource: str,
+    import_key: str,
+) -> CaseImported:
+    """`case_imported` from its parts: the earliest activity's time, the first one's resource."""
     return CaseImported(
-        occurred_at=min(event.occurred_at for event in case.events),
-        actor_id=case.events[0].resource,
+        occurred_at=first_at,
+        actor_id=first_resource,
         actor_role=ActorRole.RESOURCE,
-        case_id=case.case_id,
-        attributes=case.attributes,
-        source=log.source,
-        source_sha256=log.sha256,
+        case_id=case_id,
+        attributes=attributes,
+        source=source,
+        source_sha256=sha256,
         import_key=import_key,
     )
 
@@ -120,7 +141,16 @@ def case_values(
 ) -> tuple[CaseImported, list[tuple[Any, ...]]]:
     """A case's first event, and the driver's tuples of all its events (`EVENT_COLUMNS`)."""
     first = case_imported(log, case, import_key)
-    first_row = to_row(
+    rows = [first_values_of(first, stream_id, process_key, now, sqlite=sqlite)]
+    rows.extend(activity_values(stream_id, case, process_key, now, sqlite, names))
+    return first, rows
+
+
+def first_values_of(
+    first: CaseImported, stream_id: str, process_key: str, now: datetime, *, sqlite: bool
+) -> tuple[Any, ...]:
+    """The driver's tuple of a case's `case_imported` event (its stream's version 1)."""
+    row = to_row(
         first,
         stream_id=stream_id,
         stream_version=1,
@@ -129,9 +159,7 @@ def case_values(
         process_version=PROCESS_VERSION,
         recorded_at=now,
     )
-    rows = [driver_values(first_row, sqlite)]
-    rows.extend(activity_values(stream_id, case, process_key, now, sqlite, names))
-    return first, rows
+    return driver_values(row, sqlite)
 
 
 def log_values(log: ParsedLog, process_key: str, *, now: datetime) -> Iterator[tuple[Any, ...]]:

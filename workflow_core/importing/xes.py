@@ -314,6 +314,12 @@ _EXPAT_CONVERT = {
 }
 
 
+def convert_value(tag: str, raw: str) -> Any:
+    """An attribute element's value as the reader types it, by its tag as expat names it."""
+    convert = _EXPAT_CONVERT.get(tag)
+    return raw if convert is None else convert(raw)
+
+
 def _event(element: Element, columns: LogColumns, where: str) -> ParsedEvent:
     """One event from its attribute elements, in one pass: the columns' keys are taken out as
     they come (typed as XES types them, then as text), the rest become its attributes."""
