@@ -33,7 +33,7 @@ from typing import Any, Final
 import polars as pl
 
 from warehouse.raw import RAW_EVENTS_SCHEMA
-from workflow_core.domain.events import Activity, ActorRole
+from workflow_core.domain.events import Activity, ActorRole, CaseImported
 from workflow_core.importing.model import (
     MAX_ACTOR,
     UNKNOWN_RESOURCE,
@@ -44,14 +44,13 @@ from workflow_core.importing.model import (
 from workflow_core.importing.rows import (
     PROCESS_VERSION,
     STREAM_TYPE,
-    first_values_of,
     import_key_of,
     imported_case,
     stream_id_of,
     validate_process_key,
 )
 from workflow_core.importing.xes import GZIP_MAGIC, XES_NS, convert_value
-from workflow_core.store.serialization import SCHEMA_VERSION
+from workflow_core.store.serialization import SCHEMA_VERSION, payload_of
 
 FIELDS: Final = 12  # a line of up to five attributes; a longer one is not a plain log
 _FIELD_NAMES: Final = [f"f{i}" for i in range(FIELDS)]
@@ -135,7 +134,7 @@ def _lines(path: Path) -> pl.DataFrame:
     start = data.removeprefix(b"\xef\xbb\xbf")[:1]
     if not (start.isspace() or start == b"<"):
         raise NotPlain  # not XML as it is (another compression, another encoding)
-    if data.count(b"\r") != data.count(b"\r\n"):
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         raise NotPlain  # Polars drops a carriage return that ends a field; XML reads it as a space
     try:
         return pl.read_csv(
@@ -212,33 +211,31 @@ def _shapes(lines: pl.DataFrame) -> pl.DataFrame:
     if any(bad):
         raise NotPlain
     lines = lines.with_columns(shape=_shape_column())
-    first_shape = lines.get_column("shape")[0] if lines.height else ""
-    rows = []
-    for shape in lines.get_column("shape").unique().to_list():
-        judged = _judge(shape, shape == first_shape)
-        rows.append(
-            (
-                shape,
-                judged.kind,
-                judged.name,
-                _field_of(judged, "key"),
-                _field_of(judged, "value"),
-                _field_of(judged, "xmlns"),
-            )
-        )
+    shape = lines.get_column("shape")
+    first_shape = shape[0] if lines.height else ""
+    distinct = shape.unique().to_list()
+    judged = [_judge(text, text == first_shape) for text in distinct]
+    # Each line's shape as its number among the distinct ones; the judgements gathered by it.
+    number = shape.replace_strict(distinct, range(len(distinct)), return_dtype=pl.UInt32)
     table = pl.DataFrame(
-        rows,
+        {
+            "kind": [one.kind for one in judged],
+            "name": [one.name for one in judged],
+            "key_at": [_field_of(one, "key") for one in judged],
+            "value_at": [_field_of(one, "value") for one in judged],
+            "xmlns_at": [_field_of(one, "xmlns") for one in judged],
+        },
         schema={
-            "shape": pl.String,
             "kind": pl.Int8,
             "name": pl.String,
             "key_at": pl.Int8,
             "value_at": pl.Int8,
             "xmlns_at": pl.Int8,
         },
-        orient="row",
     )
-    judged_lines = lines.join(table, on="shape", how="left", maintain_order="left").drop("shape")
+    judged_lines = lines.with_columns(
+        table.get_column(column).gather(number) for column in table.columns
+    )
     if _DECLARATION.fullmatch(first_shape):
         first = lines.row(0, named=True)
         text = '"'.join(first[name] or "" for name in _FIELD_NAMES[: first["n"]])
@@ -246,7 +243,7 @@ def _shapes(lines: pl.DataFrame) -> pl.DataFrame:
             raise NotPlain  # another version or encoding: expat's to judge
         if (lines.get_column("shape") == first_shape).sum() > 1:
             raise NotPlain  # a declaration's shape below the first line
-    return judged_lines
+    return judged_lines.drop("shape")
 
 
 def _field_of(shape: _Shape, attribute: str) -> int | None:
@@ -296,20 +293,19 @@ def _plain_values(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 
 def _check_values(lines: pl.DataFrame) -> None:
-    """Every attribute value of every element is one expat would read: no markup, no bare
-    ampersand, no forbidden character."""
-    forbidden = lines.select(
-        pl.any_horizontal(pl.col(name).str.contains_any(_FORBIDDEN).any() for name in _VALUE_FIELDS)
-    ).item()
-    if forbidden:
-        raise NotPlain
-    elements = pl.col("kind").is_in([OPEN, EMPTY])
+    """Every attribute value is one expat would read: no forbidden character anywhere (comments
+    too), and in an element no markup and no bare ampersand."""
+    element = pl.col("kind").is_in([OPEN, EMPTY])
     for name in _VALUE_FIELDS:
+        special = pl.col(name).str.contains_any(_SPECIAL)
         odd = lines.select(
-            pl.col(name).filter(elements & pl.col(name).str.contains_any(_SPECIAL)).unique()
-        ).to_series()
-        for raw in odd.to_list():
-            _unescaped(raw)
+            pl.col(name).filter(special), in_element=element.filter(special)
+        ).unique()
+        for raw, in_element in odd.iter_rows():
+            if any(char in raw for char in _FORBIDDEN):
+                raise NotPlain
+            if in_element:
+                _unescaped(raw)
 
 
 # --- structure --------------------------------------------------------------------------------
@@ -425,15 +421,17 @@ def _attributes(elements: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     keep = ["trace_no", "event_no", "name", "key", "raw"]
     trace_rows, event_rows = trace_rows.select(keep), event_rows.select(keep)
     for rows, owner in ((trace_rows, "trace_no"), (event_rows, "event_no")):
-        if rows.select(pl.struct(owner, "key").is_duplicated().any()).item():
+        # By hash: a collision only sends the log to the importer's reader.
+        pair = pl.col(owner).cast(pl.UInt64).hash() ^ pl.col("key").hash()
+        if rows.select(pair.is_duplicated().any()).item():
             raise NotPlain  # a repeated key: the importer keeps the last, in the first's place
     trace_rows = _plain_values(_plain_values(trace_rows, "key"), "raw")
     event_rows = _plain_values(_plain_values(event_rows, "key"), "raw")
     return trace_rows, event_rows
 
 
-def _column_text(rows: pl.DataFrame, name: str) -> pl.DataFrame:
-    """One event column's text, as `_built_event` makes it: `str(value).strip()` of the typed
+def _column_texts(rows: pl.DataFrame) -> pl.DataFrame:
+    """The event columns' texts, as `_built_event` makes them: `str(value).strip()` of the typed
     value; plain text as it is, the rest through the importer's conversion, once per value."""
     typed = pl.col("name").is_in(["int", "float", "boolean"])
     needs_python = typed | pl.col("raw").str.contains(_NOT_PLAIN_EDGE)
@@ -448,7 +446,7 @@ def _column_text(rows: pl.DataFrame, name: str) -> pl.DataFrame:
         )
         rows = rows.join(converted, on=["name", "raw"], how="left", maintain_order="left")
         text = pl.coalesce("converted", "raw")
-    return rows.select("event_no", text.alias(name))
+    return rows.select("event_no", "key", text.alias("text"))
 
 
 def _json_texts(values: pl.Series, encode: Callable[[str], str]) -> pl.Series:
@@ -502,8 +500,8 @@ def _frame(
     elements = _structure(judged)
     trace_rows, event_rows = _attributes(elements)
     events = _events(elements, event_rows, columns)
-    cases = _cases(source, sha256, elements, trace_rows, events, columns)
-    return _rows(source, sha256, cases, events, process_key, now)
+    cases = _cases(source, sha256, elements, trace_rows, events, process_key, columns)
+    return _rows(cases, events, process_key, now)
 
 
 def _events(elements: pl.DataFrame, event_rows: pl.DataFrame, columns: LogColumns) -> pl.DataFrame:
@@ -512,16 +510,24 @@ def _events(elements: pl.DataFrame, event_rows: pl.DataFrame, columns: LogColumn
     events = elements.filter((pl.col("name") == "event") & (pl.col("kind") == OPEN)).select(
         "trace_no", "event_no"
     )
-    special = event_rows.filter(pl.col("key").is_in(list(columns.keys)))
-    for key, name in (
-        (columns.activity, "activity"),
-        (columns.timestamp, "stamp"),
-        (columns.resource, "resource"),
-        (columns.group, "group"),
-        (columns.lifecycle, "lifecycle"),
-    ):
-        values = _column_text(special.filter(pl.col("key") == key), name)
-        events = events.join(values, on="event_no", how="left", maintain_order="left")
+    special = _column_texts(event_rows.filter(pl.col("key").is_in(list(columns.keys))))
+    # The index named as no key can be (XML forbids NUL): a key may be any text.
+    wide = special.rename({"event_no": "\x00"}).pivot(on="key", index="\x00", values="text")
+    roles = {
+        "activity": columns.activity,
+        "stamp": columns.timestamp,
+        "resource": columns.resource,
+        "group": columns.group,
+        "lifecycle": columns.lifecycle,
+    }
+    wide = wide.select(
+        pl.col("\x00").alias("event_no"),
+        *(
+            (pl.col(key) if key in wide.columns else pl.lit(None, dtype=pl.String)).alias(role)
+            for role, key in roles.items()
+        ),
+    )
+    events = events.join(wide, on="event_no", how="left", maintain_order="left")
     others = event_rows.filter(~pl.col("key").is_in(list(columns.keys)))
     events = events.join(_attributes_json(others), on="event_no", how="left", maintain_order="left")
     events = events.with_columns(
@@ -573,24 +579,18 @@ def _times(stamps: pl.Series) -> pl.Series:
     return parsed.scatter(parsed.is_null().arg_true(), fallback)
 
 
-@dataclass
-class _Cases:
-    """The cases with events, in file order: their trace numbers, ids and first rows."""
-
-    frame: pl.DataFrame  # trace_no, stream_id, case_order
-    first_rows: list[tuple[Any, ...]]
-
-
 def _cases(
     source: str,
     sha256: str,
     elements: pl.DataFrame,
     trace_rows: pl.DataFrame,
     events: pl.DataFrame,
+    process_key: str,
     columns: LogColumns,
-) -> _Cases:
-    """Each trace's id and attributes as `_parse_fast` takes them (a missing or repeated id:
-    NotPlain), the traces with events kept."""
+) -> pl.DataFrame:
+    """The cases with events, in file order (trace_no, stream_id, case_order, first_at, actor,
+    payload of their `case_imported`): ids and attributes as `_parse_fast` takes them (a
+    missing or repeated id: NotPlain)."""
     traces = elements.filter((pl.col("name") == "trace") & (pl.col("kind") == OPEN))
     attributes: dict[int, dict[str, Any]] = {no: {} for no in traces.get_column("trace_no")}
     for trace_no, tag, key, raw in trace_rows.select("trace_no", "name", "key", "raw").iter_rows():
@@ -601,125 +601,82 @@ def _cases(
         .agg(pl.col("occurred_at").min(), pl.col("resource").first())
         .iter_rows()
     }
-    return _case_table(source, sha256, attributes, firsts, columns)
-
-
-def _case_table(
-    source: str,
-    sha256: str,
-    attributes: dict[int, dict[str, Any]],
-    firsts: dict[int, tuple[datetime, str]],
-    columns: LogColumns,
-) -> _Cases:
     case_key = columns.trace_case_key
+    import_key = import_key_of(process_key, sha256)
     seen: set[str] = set()
-    kept: list[tuple[int, str, dict[str, Any]]] = []
+    kept: list[tuple[int, str, datetime, str, str]] = []
     for trace_no, trace_attributes in attributes.items():
         case_id = str(trace_attributes.pop(case_key, "")).strip()
         if not case_id or case_id in seen:
-            raise NotPlain
-        if trace_no in firsts:
-            seen.add(case_id)
-            kept.append((trace_no, case_id, trace_attributes))
-    if not kept:
-        raise NotPlain  # the importer says there is nothing to report
-    return _Cases(
-        frame=pl.DataFrame(
-            {
-                "trace_no": [trace_no for trace_no, _, _ in kept],
-                "case_id": [case_id for _, case_id, _ in kept],
-            },
-            schema={"trace_no": pl.UInt32, "case_id": pl.String},
-        ),
-        first_rows=[
-            (trace_no, case_id, case_attributes, *firsts[trace_no])
-            for trace_no, case_id, case_attributes in kept
-        ],
-    )
-
-
-def _rows(
-    source: str,
-    sha256: str,
-    cases: _Cases,
-    events: pl.DataFrame,
-    process_key: str,
-    now: datetime,
-) -> pl.DataFrame:
-    """The rows an import writes, in its order: each case's `case_imported`, then its
-    activities in file order; numbered from 1."""
-    import_key = import_key_of(process_key, sha256)
-    stream_ids: list[str] = []
-    first_values = []
-    for _trace_no, case_id, case_attributes, first_at, resource in cases.first_rows:
-        stream_id = stream_id_of(process_key, case_id)
-        stream_ids.append(stream_id)
+            raise NotPlain  # the importer names the trace
+        if trace_no not in firsts:
+            continue  # a trace without events: skipped, as the importer skips it
+        seen.add(case_id)
+        first_at, resource = firsts[trace_no]
         first = imported_case(
             source,
             sha256,
             case_id,
-            case_attributes,
+            trace_attributes,
             first_at.replace(tzinfo=UTC),
             resource,
             import_key,
         )
-        first_values.append(first_values_of(first, stream_id, process_key, now, sqlite=True))
-    _check_stream_ids(stream_ids, cases)
-    case_frame = cases.frame.with_columns(
-        stream_id=pl.Series(stream_ids, dtype=pl.String),
-        case_order=pl.int_range(pl.len(), dtype=pl.Int64),
+        payload = json.dumps(payload_of(first))
+        kept.append((trace_no, stream_id_of(process_key, case_id), first_at, resource, payload))
+    if not kept:
+        raise NotPlain  # the importer says there is nothing to report
+    cases = pl.DataFrame(
+        kept,
+        schema={
+            "trace_no": pl.UInt32,
+            "stream_id": pl.String,
+            "first_at": pl.Datetime("us"),
+            "actor": pl.String,
+            "payload": pl.String,
+        },
+        orient="row",
+    ).with_columns(case_order=pl.int_range(pl.len(), dtype=pl.Int64))
+    if cases.get_column("stream_id").n_unique() != cases.height:  # pragma: no cover
+        raise NotPlain  # a SHA-1 prefix collision: the importer names the two cases
+    return cases
+
+
+def _rows(
+    cases: pl.DataFrame, events: pl.DataFrame, process_key: str, now: datetime
+) -> pl.DataFrame:
+    """The rows an import writes, in its order: each case's `case_imported`, then its
+    activities in file order; numbered from 1."""
+    recorded = now.astimezone(UTC).replace(tzinfo=None)
+    first = cases.select(
+        "stream_id",
+        stream_version=pl.lit(1, dtype=pl.Int32),
+        stream_type=pl.lit(STREAM_TYPE),
+        occurred_at=pl.col("first_at"),
+        recorded_at=pl.lit(recorded, dtype=pl.Datetime("us")),
+        event_type=pl.lit(CaseImported.TYPE),
+        process_key=pl.lit(process_key),
+        process_version=pl.lit(PROCESS_VERSION, dtype=pl.Int32),
+        node_key=pl.lit(None, dtype=pl.String),
+        task_id=pl.lit(None, dtype=pl.String),
+        actor_id=pl.col("actor"),
+        actor_role=pl.lit(ActorRole.RESOURCE),
+        department_id=pl.lit(None, dtype=pl.String),
+        schema_version=pl.lit(SCHEMA_VERSION, dtype=pl.Int32),
+        payload=pl.col("payload"),
+        case_order=pl.col("case_order"),
     )
-    first_frame = _first_frame(first_values, case_frame)
-    activities = _activity_frame(events, case_frame, process_key, now)
-    rows = pl.concat([first_frame, activities], how="vertical").sort("case_order", "stream_version")
+    activities = _activity_frame(events, cases, process_key, recorded)
+    rows = pl.concat([first, activities], how="vertical").sort("case_order", "stream_version")
     return rows.with_columns(
         event_id=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
     ).select([pl.col(name).cast(kind) for name, kind in RAW_EVENTS_SCHEMA.items()])
 
 
-def _check_stream_ids(stream_ids: list[str], cases: _Cases) -> None:
-    if len(set(stream_ids)) != len(stream_ids):  # pragma: no cover - a SHA-1 prefix collision
-        raise NotPlain  # the importer names the two cases
-
-
-_FIRST_COLUMNS: Final = [
-    "stream_id",
-    "stream_version",
-    "stream_type",
-    "occurred_at",
-    "recorded_at",
-    "event_type",
-    "process_key",
-    "process_version",
-    "node_key",
-    "task_id",
-    "actor_id",
-    "actor_role",
-    "department_id",
-    "schema_version",
-    "payload",
-]
-
-
-def _first_frame(first_values: list[tuple[Any, ...]], case_frame: pl.DataFrame) -> pl.DataFrame:
-    schema = {
-        name: (pl.String() if name in ("occurred_at", "recorded_at") else RAW_EVENTS_SCHEMA[name])
-        for name in _FIRST_COLUMNS
-    }
-    frame = pl.DataFrame(first_values, schema=schema, orient="row")
-    return frame.with_columns(
-        pl.col("occurred_at", "recorded_at").str.to_datetime(
-            "%Y-%m-%d %H:%M:%S%.f", time_unit="us"
-        ),
-        case_order=case_frame.get_column("case_order"),
-    )
-
-
 def _activity_frame(
-    events: pl.DataFrame, case_frame: pl.DataFrame, process_key: str, now: datetime
+    events: pl.DataFrame, case_frame: pl.DataFrame, process_key: str, recorded: datetime
 ) -> pl.DataFrame:
     """The `activity` rows of the kept cases, as `rows.activity_values` makes them."""
-    recorded = now.astimezone(UTC).replace(tzinfo=None)
     frame = events.join(
         case_frame.select("trace_no", "stream_id", "case_order"),
         on="trace_no",

@@ -167,6 +167,16 @@ def check_inputs(conn: duckdb.DuckDBPyConnection, process_key: str) -> None:
             raise ProcessInputError(process_key, check, int(count), str(first))
 
 
+class _ArrowStream:
+    """A frame as an Arrow C stream only: DuckDB scans it without pyarrow, once per read."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
 def direct_report(events: pl.DataFrame, process_key: str, *, as_of: datetime) -> dict[str, Any]:
     """The report of `process_key` from its streams' events (a `raw_events` frame, any order);
     UnknownProcessError (naming no known process: the caller knows its source) without any."""
@@ -176,8 +186,10 @@ def direct_report(events: pl.DataFrame, process_key: str, *, as_of: datetime) ->
         raise ValueError(f"event columns {events.columns} differ from raw_events'")
     conn = duckdb.connect(":memory:")
     try:
-        # The frame itself stands for raw_events (copying it into a table cost 0.4 s of 2).
-        conn.register("raw_events", events)
+        # The frame itself stands for raw_events (copying it into a table cost 0.4 s of 2),
+        # read through the Arrow stream interface: registering the frame itself made DuckDB
+        # import pyarrow to convert it, 0.35 s of a report's start.
+        conn.register("raw_events", _ArrowStream(events))
         narrow = narrow_staging_sql(STAGED_COLUMNS)
         if narrow is not None:
             conn.execute(f"create table {EVENTS_MODEL} as\n{narrow}")
