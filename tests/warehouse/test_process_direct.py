@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +145,24 @@ def test_a_model_reading_an_unstaged_column_gets_the_whole_staging(
     monkeypatch.setattr(process_direct, "STAGED_COLUMNS", without)
     direct = direct_report(frame(HAND_MADE), "enrollment_certificate", as_of=AS_OF)
     assert direct == built_report(HAND_MADE, "enrollment_certificate", tmp_path / "work.duckdb")
+
+
+def test_the_report_reads_the_frame_without_loading_pyarrow() -> None:
+    """A report's start-up: DuckDB reads the frame through the Arrow stream interface, where
+    registering the frame itself imported pyarrow (0.35 s of `tongban report log`)."""
+    script = (
+        "import sys\n"
+        "from tests.warehouse.test_process_report import AS_OF, HAND_MADE, frame\n"
+        "from warehouse.process_direct import direct_report\n"
+        "report = direct_report(frame(HAND_MADE), 'enrollment_certificate', as_of=AS_OF)\n"
+        "assert report['cases'] > 0, report\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.stdout.strip() == "False"
