@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -130,20 +131,26 @@ def log(
 ) -> None:
     """The report of a XES or CSV event log, read and checked as `tongban import-log` reads it,
     without importing it: nothing is written."""
-    from tongban.report_store import log_report
-    from warehouse.process_direct import ProcessInputError
-    from workflow_core.importing.model import LogImportError
+    from workflow_core.importing.model import LogImportError, read_log_bytes
 
-    key = process_key or default_process_key(path)
-    try:
-        result = log_report(
-            path,
-            key,
-            log_format_of(path, log_format),
-            log_columns(case, activity, timestamp, resource, group),
-        )
-    except (LogImportError, ProcessInputError) as exc:
-        _fail(str(exc))
+    kind = log_format_of(path, log_format)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The file is read, hashed and inflated (outside the GIL) while Polars and DuckDB load.
+        read = pool.submit(read_log_bytes, path) if kind == "xes" else None
+        from tongban.report_store import log_report
+        from warehouse.process_direct import ProcessInputError
+
+        key = process_key or default_process_key(path)
+        try:
+            result = log_report(
+                path,
+                key,
+                kind,
+                log_columns(case, activity, timestamp, resource, group),
+                read=read,
+            )
+        except (LogImportError, ProcessInputError) as exc:
+            _fail(str(exc))
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
     else:

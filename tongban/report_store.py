@@ -10,6 +10,7 @@ over those rows in memory. No build, no publication, no Dagster.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -21,7 +22,7 @@ from warehouse.process_direct import direct_report
 from warehouse.process_report import UnknownProcessError
 from warehouse.raw import RAW_EVENTS_SCHEMA
 from workflow_core.importing.csv_log import read_csv
-from workflow_core.importing.model import LogColumns, ParsedLog, file_sha256
+from workflow_core.importing.model import LogBytes, LogColumns, ParsedLog, read_log_bytes
 from workflow_core.importing.rows import EVENT_COLUMNS, log_values
 from workflow_core.importing.xes import read_xes
 
@@ -81,15 +82,22 @@ def log_events(log: ParsedLog, process_key: str, *, now: datetime) -> pl.DataFra
 
 
 def log_report(
-    path: Path, process_key: str, log_format: str, columns: LogColumns | None = None
+    path: Path,
+    process_key: str,
+    log_format: str,
+    columns: LogColumns | None = None,
+    *,
+    read: Future[LogBytes] | None = None,
 ) -> dict[str, Any]:
     """The report of the log at `path` (xes or csv), read and validated as `tongban import-log`
-    reads it; LogImportError names what is wrong with the file."""
+    reads it; LogImportError names what is wrong with the file. `read`: the file's bytes being
+    read already (`read_log_bytes`), as the CLI starts it before loading this module."""
     columns = columns or LogColumns()
     now = datetime.now(UTC)
     events = None
     if log_format == "xes":
-        events = read_events_frame(path, process_key, columns, sha256=file_sha256(path), now=now)
+        stored = read.result() if read is not None else read_log_bytes(path)
+        events = read_events_frame(path.name, stored, process_key, columns, now=now)
     if events is None:
         log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
         events = log_events(log, process_key, now=now)

@@ -19,16 +19,13 @@ importer's own functions, once per distinct value.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import polars as pl
 
@@ -37,6 +34,7 @@ from workflow_core.domain.events import Activity, ActorRole, CaseImported
 from workflow_core.importing.model import (
     MAX_ACTOR,
     UNKNOWN_RESOURCE,
+    LogBytes,
     LogColumns,
     LogImportError,
     parse_timestamp,
@@ -49,7 +47,7 @@ from workflow_core.importing.rows import (
     stream_id_of,
     validate_process_key,
 )
-from workflow_core.importing.xes import GZIP_MAGIC, XES_NS, convert_value
+from workflow_core.importing.xes import XES_NS, convert_value
 from workflow_core.store.serialization import SCHEMA_VERSION, payload_of
 
 FIELDS: Final = 12  # a line of up to five attributes; a longer one is not a plain log
@@ -110,13 +108,14 @@ class _Shape:
 
 
 def read_events_frame(
-    path: Path, process_key: str, columns: LogColumns, *, sha256: str, now: datetime
+    source: str, log: LogBytes, process_key: str, columns: LogColumns, *, now: datetime
 ) -> pl.DataFrame | None:
-    """The `raw_events` frame of the plain XES log at `path`, or None when it is not plain."""
+    """The `raw_events` frame of the plain XES log `source` (`log`: its bytes, as
+    `read_log_bytes` gives them), or None when it is not plain."""
     validate_process_key(process_key)
     try:
-        lines = _lines(path)
-        return _frame(path.name, sha256, lines, process_key, columns, now)
+        lines = _lines(log)
+        return _frame(source, log.sha256, lines, process_key, columns, now)
     except NotPlain:
         return None
 
@@ -124,13 +123,10 @@ def read_events_frame(
 # --- the lines --------------------------------------------------------------------------------
 
 
-def _lines(path: Path) -> pl.DataFrame:
-    data = path.read_bytes()
-    if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, zlib.error, gzip.BadGzipFile):
-            raise NotPlain from None
+def _lines(log: LogBytes) -> pl.DataFrame:
+    data = log.document
+    if data is None:
+        raise NotPlain  # a broken gzip stream: the importer's reader names it
     start = data.removeprefix(b"\xef\xbb\xbf")[:1]
     if not (start.isspace() or start == b"<"):
         raise NotPlain  # not XML as it is (another compression, another encoding)
@@ -296,7 +292,12 @@ def _check_values(lines: pl.DataFrame) -> None:
     """Every attribute value is one expat would read: no forbidden character anywhere (comments
     too), and in an element no markup and no bare ampersand."""
     element = pl.col("kind").is_in([OPEN, EMPTY])
-    for name in _VALUE_FIELDS:
+    flagged = lines.select(
+        pl.col(name).str.contains_any(_SPECIAL).any() for name in _VALUE_FIELDS
+    ).row(0)
+    for name, any_special in zip(_VALUE_FIELDS, flagged, strict=True):
+        if not any_special:
+            continue
         special = pl.col(name).str.contains_any(_SPECIAL)
         odd = lines.select(
             pl.col(name).filter(special), in_element=element.filter(special)
@@ -421,8 +422,9 @@ def _attributes(elements: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     keep = ["trace_no", "event_no", "name", "key", "raw"]
     trace_rows, event_rows = trace_rows.select(keep), event_rows.select(keep)
     for rows, owner in ((trace_rows, "trace_no"), (event_rows, "event_no")):
-        # By hash: a collision only sends the log to the importer's reader.
-        pair = pl.col(owner).cast(pl.UInt64).hash() ^ pl.col("key").hash()
+        # The key by its number among the distinct keys: no string hashed a row.
+        key_code = pl.col("key").cast(pl.Categorical).to_physical().cast(pl.UInt64)
+        pair = pl.col(owner).cast(pl.UInt64) * (1 << 32) + key_code
         if rows.select(pair.is_duplicated().any()).item():
             raise NotPlain  # a repeated key: the importer keeps the last, in the first's place
     trace_rows = _plain_values(_plain_values(trace_rows, "key"), "raw")
@@ -430,7 +432,7 @@ def _attributes(elements: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return trace_rows, event_rows
 
 
-def _column_texts(rows: pl.DataFrame) -> pl.DataFrame:
+def _column_texts(rows: pl.DataFrame, owner: str = "event_no") -> pl.DataFrame:
     """The event columns' texts, as `_built_event` makes them: `str(value).strip()` of the typed
     value; plain text as it is, the rest through the importer's conversion, once per value."""
     typed = pl.col("name").is_in(["int", "float", "boolean"])
@@ -446,7 +448,7 @@ def _column_texts(rows: pl.DataFrame) -> pl.DataFrame:
         )
         rows = rows.join(converted, on=["name", "raw"], how="left", maintain_order="left")
         text = pl.coalesce("converted", "raw")
-    return rows.select("event_no", "key", text.alias("text"))
+    return rows.select(owner, "key", text.alias("text"))
 
 
 def _json_texts(values: pl.Series, encode: Callable[[str], str]) -> pl.Series:
@@ -456,11 +458,17 @@ def _json_texts(values: pl.Series, encode: Callable[[str], str]) -> pl.Series:
     )
 
 
-def _attributes_json(event_rows: pl.DataFrame) -> pl.DataFrame:
-    """Each event's other attributes as `json.dumps` writes their dict (first key first)."""
+def _attributes_json(event_rows: pl.DataFrame, owner: str = "event_no") -> pl.DataFrame:
+    """Each event's (or trace's) other attributes as `json.dumps` writes their dict (first key
+    first)."""
     if event_rows.height == 0:
-        return pl.DataFrame(schema={"event_no": pl.UInt32, "attributes": pl.String})
-    pairs = event_rows.select("name", "raw").unique()
+        return pl.DataFrame(schema={owner: pl.UInt32, "attributes": pl.String})
+    # Text that JSON writes as it is (printable ASCII but quote and backslash) is quoted here;
+    # typed values and any other text go through `json.dumps` of the importer's value.
+    plain_text = ~pl.col("name").is_in(["int", "float", "boolean"]) & pl.col("raw").str.contains(
+        r"^[ !#-\[\]-~]*$"
+    )
+    pairs = event_rows.filter(~plain_text).select("name", "raw").unique()
     encoded = pairs.with_columns(
         value_json=pl.Series(
             [json.dumps(convert_value(tag, raw)) for tag, raw in pairs.iter_rows()],
@@ -468,8 +476,13 @@ def _attributes_json(event_rows: pl.DataFrame) -> pl.DataFrame:
         )
     )
     rows = event_rows.join(encoded, on=["name", "raw"], how="left", maintain_order="left")
-    rows = rows.with_columns(key_json=_json_texts(rows.get_column("key"), json.dumps))
-    return rows.group_by("event_no", maintain_order=True).agg(
+    rows = rows.with_columns(
+        value_json=pl.when(plain_text)
+        .then(pl.lit('"') + pl.col("raw") + pl.lit('"'))
+        .otherwise(pl.col("value_json")),
+        key_json=_json_texts(rows.get_column("key"), json.dumps),
+    )
+    return rows.group_by(owner, maintain_order=True).agg(
         attributes=pl.lit("{")
         + (pl.col("key_json") + pl.lit(": ") + pl.col("value_json")).str.join(", ")
         + pl.lit("}")
@@ -590,56 +603,71 @@ def _cases(
 ) -> pl.DataFrame:
     """The cases with events, in file order (trace_no, stream_id, case_order, first_at, actor,
     payload of their `case_imported`): ids and attributes as `_parse_fast` takes them (a
-    missing or repeated id: NotPlain)."""
-    traces = elements.filter((pl.col("name") == "trace") & (pl.col("kind") == OPEN))
-    attributes: dict[int, dict[str, Any]] = {no: {} for no in traces.get_column("trace_no")}
-    for trace_no, tag, key, raw in trace_rows.select("trace_no", "name", "key", "raw").iter_rows():
-        attributes[trace_no][key] = convert_value(tag, raw)
-    firsts = {
-        trace_no: (first_at, resource)
-        for trace_no, first_at, resource in events.group_by("trace_no")
-        .agg(pl.col("occurred_at").min(), pl.col("resource").first())
-        .iter_rows()
-    }
+    missing id, or one id twice even among traces without events: NotPlain)."""
     case_key = columns.trace_case_key
-    import_key = import_key_of(process_key, sha256)
-    seen: set[str] = set()
-    kept: list[tuple[int, str, datetime, str, str]] = []
-    for trace_no, trace_attributes in attributes.items():
-        case_id = str(trace_attributes.pop(case_key, "")).strip()
-        if not case_id or case_id in seen:
-            raise NotPlain  # the importer names the trace
-        if trace_no not in firsts:
-            continue  # a trace without events: skipped, as the importer skips it
-        seen.add(case_id)
-        first_at, resource = firsts[trace_no]
-        first = imported_case(
-            source,
-            sha256,
-            case_id,
-            trace_attributes,
-            first_at.replace(tzinfo=UTC),
-            resource,
-            import_key,
-        )
-        payload = json.dumps(payload_of(first))
-        kept.append((trace_no, stream_id_of(process_key, case_id), first_at, resource, payload))
-    if not kept:
+    traces = elements.filter((pl.col("name") == "trace") & (pl.col("kind") == OPEN)).select(
+        "trace_no"
+    )
+    ids = _column_texts(trace_rows.filter(pl.col("key") == case_key), "trace_no")
+    others = _attributes_json(trace_rows.filter(pl.col("key") != case_key), "trace_no")
+    firsts = events.group_by("trace_no").agg(
+        first_at=pl.col("occurred_at").min(), actor=pl.col("resource").first()
+    )
+    cases = (
+        traces.join(ids.select("trace_no", case_id="text"), on="trace_no", how="left")
+        .join(others, on="trace_no", how="left")
+        .join(firsts, on="trace_no", how="left")
+        .sort("trace_no")
+    )
+    bad = cases.select(
+        (pl.col("case_id").is_null() | (pl.col("case_id") == "")).any()
+        | pl.col("case_id").is_duplicated().any()
+    ).item()
+    if bad:
+        raise NotPlain  # the importer names the trace (or takes a repeat among empty traces)
+    cases = cases.filter(pl.col("first_at").is_not_null())  # traces without events: skipped
+    if cases.height == 0:
         raise NotPlain  # the importer says there is nothing to report
-    cases = pl.DataFrame(
-        kept,
-        schema={
-            "trace_no": pl.UInt32,
-            "stream_id": pl.String,
-            "first_at": pl.Datetime("us"),
-            "actor": pl.String,
-            "payload": pl.String,
-        },
-        orient="row",
-    ).with_columns(case_order=pl.int_range(pl.len(), dtype=pl.Int64))
-    if cases.get_column("stream_id").n_unique() != cases.height:  # pragma: no cover
-        raise NotPlain  # a SHA-1 prefix collision: the importer names the two cases
-    return cases
+    head, middle, tail = _case_payload_parts(source, sha256, import_key_of(process_key, sha256))
+    stream_ids = [stream_id_of(process_key, case_id) for case_id in cases.get_column("case_id")]
+    if len(set(stream_ids)) != len(stream_ids):  # pragma: no cover - a SHA-1 prefix collision
+        raise NotPlain  # the importer names the two cases
+    return cases.select(
+        "trace_no",
+        stream_id=pl.Series(stream_ids, dtype=pl.String),
+        first_at="first_at",
+        actor="actor",
+        payload=pl.lit(head)
+        + _json_texts(cases.get_column("case_id"), json.dumps)
+        + pl.lit(middle)
+        + pl.col("attributes").fill_null("{}")
+        + pl.lit(tail),
+        case_order=pl.int_range(pl.len(), dtype=pl.Int64),
+    )
+
+
+_CASE_MARK: Final = "\x00case"
+_ATTRIBUTES_MARK: Final = {"\x00attributes": 0}
+
+
+def _case_payload_parts(source: str, sha256: str, import_key: str) -> tuple[str, str, str]:
+    """The text of a `case_imported` payload around its case id and its attributes: the
+    importer's own `payload_of` of a case whose id and attributes are marks no log can hold."""
+    first = imported_case(
+        source,
+        sha256,
+        _CASE_MARK,
+        _ATTRIBUTES_MARK,
+        datetime(2000, 1, 1, tzinfo=UTC),
+        "",
+        import_key,
+    )
+    text = json.dumps(payload_of(first))
+    head, found, rest = text.partition(json.dumps(_CASE_MARK))
+    middle, found_too, tail = rest.partition(json.dumps(_ATTRIBUTES_MARK))
+    if not (found and found_too):  # pragma: no cover - the payload's shape changed
+        raise NotPlain
+    return head, middle, tail
 
 
 def _rows(

@@ -12,7 +12,7 @@ import pytest
 
 from tongban.report_store import log_events, log_report
 from tongban.xes_frame import read_events_frame
-from workflow_core.importing.model import LogColumns, LogImportError, file_sha256
+from workflow_core.importing.model import LogColumns, LogImportError, read_log_bytes
 from workflow_core.importing.xes import read_xes
 
 REAL_LOGS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real_logs"
@@ -94,7 +94,7 @@ def write(tmp_path: Path, text: str, name: str = "plain.xes", *, crlf: bool = Fa
 
 def fast(path: Path, columns: LogColumns | None = None) -> pl.DataFrame | None:
     return read_events_frame(
-        path, "plain", columns or LogColumns(), sha256=file_sha256(path), now=NOW
+        path.name, read_log_bytes(path), "plain", columns or LogColumns(), now=NOW
     )
 
 

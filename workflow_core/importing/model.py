@@ -8,8 +8,10 @@ A log names its columns (CSV) or attribute keys (XES) the XES-standard way by de
 from __future__ import annotations
 
 import gc
+import gzip
 import hashlib
 import math
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,6 +94,28 @@ class ParsedLog:
     @property
     def activities(self) -> set[str]:
         return {event.activity for case in self.cases for event in case.events}
+
+
+@dataclass(frozen=True)
+class LogBytes:
+    """A log file in memory: the hash of its bytes as stored, and its document (inflated when
+    gzip-compressed; None when the gzip stream is broken: the reader then names the error)."""
+
+    sha256: str
+    document: bytes | None
+
+
+def read_log_bytes(path: Path) -> LogBytes:
+    """The file's bytes, hashed and inflated. Reading, hashing and inflating release the GIL:
+    a caller may run this in a thread while it imports what it needs."""
+    stored = path.read_bytes()
+    sha256 = hashlib.sha256(stored).hexdigest()
+    if stored[:2] != b"\x1f\x8b":
+        return LogBytes(sha256, stored)
+    try:
+        return LogBytes(sha256, gzip.decompress(stored))
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        return LogBytes(sha256, None)
 
 
 def file_sha256(path: Path) -> str:
