@@ -249,12 +249,13 @@ def _field_of(shape: _Shape, attribute: str) -> int | None:
         return None
 
 
-def _cell(at: str) -> pl.Expr:
-    """The value of the field whose number is in column `at`."""
+def _cell(lines: pl.DataFrame, at: str) -> pl.Expr:
+    """The value of the field whose number is in column `at`: a choice among the numbers that
+    occur only (a log writes its attributes in one order: one or two)."""
     expr: pl.Expr = pl.lit(None, dtype=pl.String)
-    for index in range(1, FIELDS, 2):
+    for index in lines.get_column(at).drop_nulls().unique().sort().to_list():
         expr = pl.when(pl.col(at) == index).then(pl.col(_FIELD_NAMES[index])).otherwise(expr)
-    return pl.when(pl.col(at).is_null()).then(pl.lit(None, dtype=pl.String)).otherwise(expr)
+    return expr
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -317,20 +318,20 @@ def _structure(lines: pl.DataFrame) -> pl.DataFrame:
     elements nest properly in one `<log>` root, traces in it, events in traces."""
     opens = (pl.col("kind") == OPEN).cast(pl.Int32)
     closes = (pl.col("kind") == CLOSE).cast(pl.Int32)
-    lines = lines.filter(pl.col("kind") != BLANK).with_columns(
+    # Blank lines (and comments) stay: they change no level, and no element is among them.
+    lines = lines.with_columns(
         level=(opens - closes).cum_sum(), line=pl.int_range(pl.len(), dtype=pl.Int64)
     )
     lines = lines.with_columns(
         depth=pl.when(pl.col("kind") == OPEN).then(pl.col("level") - 1).otherwise(pl.col("level"))
     )
-    if lines.height == 0:
-        raise NotPlain
+    element = pl.col("kind") != BLANK
     summary = lines.select(
         lowest=pl.col("level").min(),
         last=pl.col("level").last(),
-        roots=(pl.col("depth") == 0).sum(),
-        first_name=pl.col("name").first(),
-        first_kind=pl.col("kind").first(),
+        roots=((pl.col("depth") == 0) & element).sum(),
+        first_name=pl.col("name").filter(element).first(),
+        first_kind=pl.col("kind").filter(element).first(),
     ).row(0, named=True)
     # One root, `<log>`, opened first and closed last (its close is the second depth-0 line).
     if (
@@ -350,21 +351,23 @@ def _structure(lines: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("name"))
         .forward_fill(),
     )
-    misplaced = lines.filter(
-        (pl.col("kind") != CLOSE)
-        & (
-            ((pl.col("name") == "trace") & ((pl.col("depth") != 1) | (pl.col("kind") != OPEN)))
-            | (
-                (pl.col("name") == "event")
-                & (
-                    (pl.col("depth") != 2)
-                    | (pl.col("kind") != OPEN)
-                    | (pl.col("parent1") != "trace")
+    misplaced = lines.select(
+        (
+            (pl.col("kind") != CLOSE)
+            & (
+                ((pl.col("name") == "trace") & ((pl.col("depth") != 1) | (pl.col("kind") != OPEN)))
+                | (
+                    (pl.col("name") == "event")
+                    & (
+                        (pl.col("depth") != 2)
+                        | (pl.col("kind") != OPEN)
+                        | (pl.col("parent1") != "trace")
+                    )
                 )
             )
-        )
-    )
-    if misplaced.height:
+        ).any()
+    ).item()
+    if misplaced:
         raise NotPlain  # an empty or misplaced trace or event: the importer names it
     return lines.with_columns(
         trace_no=((pl.col("name") == "trace") & (pl.col("kind") == OPEN)).cum_sum(),
@@ -505,9 +508,9 @@ def _frame(
     judged = judged.select(
         "kind",
         "name",
-        key=_cell("key_at"),
-        raw=_cell("value_at"),
-        xmlns=_cell("xmlns_at"),
+        key=_cell(judged, "key_at"),
+        raw=_cell(judged, "value_at"),
+        xmlns=_cell(judged, "xmlns_at"),
     )
     _check_namespace(judged)
     elements = _structure(judged)
