@@ -424,15 +424,20 @@ def _attributes(elements: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     event_rows = picked.filter(attribute & (pl.col("depth") == 3) & (pl.col("parent2") == "event"))
     keep = ["trace_no", "event_no", "name", "key", "raw"]
     trace_rows, event_rows = trace_rows.select(keep), event_rows.select(keep)
-    for rows, owner in ((trace_rows, "trace_no"), (event_rows, "event_no")):
-        # The key by its number among the distinct keys: no string hashed a row.
-        key_code = pl.col("key").cast(pl.Categorical).to_physical().cast(pl.UInt64)
-        pair = pl.col(owner).cast(pl.UInt64) * (1 << 32) + key_code
-        if rows.select(pair.is_duplicated().any()).item():
-            raise NotPlain  # a repeated key: the importer keeps the last, in the first's place
+    _check_unique_keys(trace_rows, "trace_no")
     trace_rows = _plain_values(_plain_values(trace_rows, "key"), "raw")
     event_rows = _plain_values(_plain_values(event_rows, "key"), "raw")
     return trace_rows, event_rows
+
+
+def _check_unique_keys(rows: pl.DataFrame, owner: str) -> None:
+    """No key twice in one trace or event: the importer keeps the last value in the first's
+    place, a case this reader leaves to it."""
+    # The key by its number among the distinct keys: no string hashed a row.
+    key_code = pl.col("key").cast(pl.Categorical).to_physical().cast(pl.UInt64)
+    pair = pl.col(owner).cast(pl.UInt64) * (1 << 32) + key_code
+    if rows.height and rows.select(pair.is_duplicated().any()).item():
+        raise NotPlain
 
 
 def _column_texts(rows: pl.DataFrame, owner: str = "event_no") -> pl.DataFrame:
@@ -528,7 +533,11 @@ def _events(elements: pl.DataFrame, event_rows: pl.DataFrame, columns: LogColumn
     )
     special = _column_texts(event_rows.filter(pl.col("key").is_in(list(columns.keys))))
     # The index named as no key can be (XML forbids NUL): a key may be any text.
-    wide = special.rename({"event_no": "\x00"}).pivot(on="key", index="\x00", values="text")
+    try:
+        wide = special.rename({"event_no": "\x00"}).pivot(on="key", index="\x00", values="text")
+    except pl.exceptions.ComputeError:
+        raise NotPlain from None  # a column's key twice in one event
+
     roles = {
         "activity": columns.activity,
         "stamp": columns.timestamp,
@@ -545,6 +554,7 @@ def _events(elements: pl.DataFrame, event_rows: pl.DataFrame, columns: LogColumn
     )
     events = events.join(wide, on="event_no", how="left", maintain_order="left")
     others = event_rows.filter(~pl.col("key").is_in(list(columns.keys)))
+    _check_unique_keys(others, "event_no")
     events = events.join(_attributes_json(others), on="event_no", how="left", maintain_order="left")
     events = events.with_columns(
         pl.col("attributes").fill_null("{}"),

@@ -155,6 +155,13 @@ def test_the_real_bpic_2012_log_makes_the_importers_rows() -> None:
         ('value="A1"', 'value="A&#49;"'),  # a character reference
         ("<log ", "<!DOCTYPE log>\n<log "),
         ('encoding="UTF-8"', 'encoding="ISO-8859-1"'),  # read as Latin-1 by expat
+        # A key twice in one event (the importer keeps the last value in the first's place).
+        (
+            '<float key="score"',
+            '<string key="concept:name" value="again"/>\n\t\t\t<float key="score"',
+        ),
+        ('<boolean key="ok"', '<string key="score" value="again"/>\n\t\t\t<boolean key="ok"'),
+        ('<int key="AMOUNT_REQ"', '<int key="vip" value="1"/>\n\t\t<int key="AMOUNT_REQ"'),
         ('<float key="score"', '<float\n key="score"'),  # an element over two lines
         ('value="1.50"/>', 'value="1.50">text</float>'),  # text content
         ('<boolean key="ok" value="true"/>', '<boolean key="ok" value="true"/>\n\t\t\tloose'),
