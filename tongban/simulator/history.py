@@ -243,7 +243,9 @@ class ServiceLane:
         person = self.directory.person(applicant, at)
         if person is None:
             return None
-        form = example_form(definition, self.rng, today=at.astimezone(CAMPUS_TZ).date())
+        form = example_form(
+            definition, self.rng, today=at.astimezone(CAMPUS_TZ).date(), normalised=False
+        )
         for name in CATEGORY_FIELDS:
             if name in form and person.kind in CATEGORY_OF_KIND:
                 form[name] = CATEGORY_OF_KIND[person.kind]

@@ -55,8 +55,14 @@ def example_form(
     rng: random.Random | None = None,
     *,
     today: date | None = None,
+    normalised: bool = True,
 ) -> dict[str, Any]:
-    """A valid, normalised form for `definition`; dates fall in the weeks after `today`."""
+    """A valid, normalised form for `definition`; dates fall in the weeks after `today`.
+
+    `normalised=False`: the same form as generated, before `validate_form` normalises it, for a
+    caller that submits it at once (`decide` validates every submission; validating twice was a
+    twentieth of a simulated history). `validate_form` of it is the normalised form.
+    """
     rng = rng if rng is not None else random.Random()
     today = today if today is not None else date.today()
     form: dict[str, Any] = {}
@@ -87,7 +93,7 @@ def example_form(
         later, earlier = form.get(rule.field), form.get(rule.other)
         if later is not None and earlier is not None:
             form[rule.field] = _after(earlier, later, rule.strict, rng)
-    return validate_form(definition, form)
+    return validate_form(definition, form) if normalised else form
 
 
 def _value(form_field: FormField, rng: random.Random, today: date, form: dict[str, Any]) -> Any:

@@ -27,6 +27,18 @@ def test_an_example_form_is_valid_for_every_service(definition: ProcessDefinitio
         assert validate_form(definition, form) == form
 
 
+@pytest.mark.parametrize("definition", DEFINITIONS, ids=lambda d: d.key)
+def test_an_unnormalised_example_validates_to_the_normalised_one(
+    definition: ProcessDefinition,
+) -> None:
+    for seed in range(50):
+        raw = example_form(
+            definition, random.Random(seed), today=date(2026, 3, 2), normalised=False
+        )
+        normalised = example_form(definition, random.Random(seed), today=date(2026, 3, 2))
+        assert validate_form(definition, raw) == normalised
+
+
 def test_examples_are_reproducible_with_a_seeded_rng() -> None:
     activity = default_catalog().get("activity_application")
     first = example_form(activity, random.Random(7), today=date(2026, 3, 2))
