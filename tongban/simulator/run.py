@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from tongban.settings import Settings
 from tongban.simulator.campaigns import PROCESS_KEY, CampaignLane, Rosters
@@ -49,6 +49,11 @@ MAX_LANE_SHARE = 1 / 8
 # store: 100,000 rather than the writer's default 20,000 ran a demo month 9 % faster, for some
 # 120 MB more memory a worker.
 BATCH_EVENTS = 100_000
+# SQLite's page cache of a worker's connections, in KiB (SQLite's default: 2 MiB). A batch's
+# events land all over the (stream_id, stream_version) index and the projections: with 2 MiB
+# nearly every row missed the cache (a page read, a page written back); with 256 MiB inserting
+# 100,000 rows into a 1.5 GB store took a third less CPU. Pages are allocated as used.
+CACHE_KIB = 262_144
 # Growth in live objects (net of those freed) after which the day's end runs the collector; a
 # collection walks about that many objects, some 50 ms.
 COLLECT_AFTER_OBJECTS = 500_000
@@ -264,6 +269,22 @@ def simulate(
     return result
 
 
+def with_page_cache(engine: Engine, kib: int) -> Engine:
+    """`engine`, its SQLite connections given a page cache of `kib` (other databases as they
+    are)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+
+    def _cache(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"pragma cache_size=-{int(kib)}")
+        cursor.close()
+
+    event.listen(engine, "connect", _cache)
+    engine.dispose()  # the connection that checked the store was made without it
+    return engine
+
+
 def _run_share(
     settings: Settings,
     names: Sequence[str],
@@ -273,7 +294,7 @@ def _run_share(
     seed: int,
     progress: Callable[[int], None] | None,
 ) -> tuple[LaneResult, int]:
-    engine = make_engine(settings.db_url)
+    engine = with_page_cache(make_engine(settings.db_url), CACHE_KIB)
     business = make_engine(settings.business_db_url, write_lock_at_begin=False)
     # The directory does not change during a run: one snapshot in memory answers the millions of
     # look-ups without a query each.
