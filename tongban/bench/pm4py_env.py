@@ -25,6 +25,10 @@ PM4PY_VERSION: Final = "2.7.23.11"  # the version tests/warehouse/fixtures/pm4py
 # The script that wrote those fixtures, kept beside the package in the repository.
 REFERENCE_SCRIPT: Final = Path(__file__).resolve().parents[2] / "bench" / "pm4py_reference.py"
 INSTALL_TIMEOUT_S: Final = 900
+# How the environment was made, kept in it: one made another way (before its bytecode was
+# compiled at install, as ours is by `make`) is made again, so both sides start alike.
+RECIPE: Final = f"pm4py=={PM4PY_VERSION} --compile-bytecode"
+RECIPE_FILE: Final = "tongban-recipe.txt"
 
 # Run by the environment's interpreter: its PM4Py version, and proof that our packages are absent.
 _PROBE: Final = (
@@ -83,7 +87,9 @@ def installed_version(env_dir: Path) -> str | None:
 def ensure(env_dir: Path, say: Callable[[str], None]) -> tuple[Path, float | None]:
     """The environment's python, made first when missing: (python, install seconds or None)."""
     version = installed_version(env_dir)
-    if version == PM4PY_VERSION:
+    recipe = env_dir / RECIPE_FILE
+    made_alike = recipe.exists() and recipe.read_text(encoding="utf-8").strip() == RECIPE
+    if version == PM4PY_VERSION and made_alike:
         return python_of(env_dir), None
     say(f"making the PM4Py environment (pm4py=={PM4PY_VERSION}) in {env_dir} …")
     started = time.perf_counter()
@@ -93,10 +99,16 @@ def ensure(env_dir: Path, say: Callable[[str], None]) -> tuple[Path, float | Non
     log = env_dir.parent / "pm4py-env.log"
     # This interpreter's Python (uv finds its base), so that no download of a Python is needed.
     _uv(["venv", "--python", sys.executable, str(env_dir)], log)
-    _uv(["pip", "install", "--python", str(python_of(env_dir)), f"pm4py=={PM4PY_VERSION}"], log)
+    # Bytecode compiled at install, as `make` does for ours: with PYTHONDONTWRITEBYTECODE set,
+    # PM4Py would otherwise compile pandas, SciPy… from source in every run.
+    python = str(python_of(env_dir))
+    _uv(
+        ["pip", "install", "--compile-bytecode", "--python", python, f"pm4py=={PM4PY_VERSION}"], log
+    )
     version = installed_version(env_dir)
     if version != PM4PY_VERSION:
         raise BenchError(f"the PM4Py environment imports pm4py {version}, not {PM4PY_VERSION}")
+    recipe.write_text(RECIPE + "\n", encoding="utf-8")
     return python_of(env_dir), time.perf_counter() - started
 
 
