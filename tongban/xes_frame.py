@@ -176,6 +176,8 @@ def _judge(shape: str, first_line: bool) -> _Shape:
     if _BLANK.fullmatch(shape):
         return _Shape(BLANK)
     if _COMMENT.fullmatch(shape):
+        if '"' in shape:
+            raise NotPlain  # a comment's quoted text is not in its shape: "--" could hide there
         return _Shape(BLANK)
     if first_line and _DECLARATION.fullmatch(shape):
         return _Shape(BLANK)

@@ -200,6 +200,7 @@ def test_an_unusual_log_is_given_back_and_reported_as_before(
         ("</log>", "</log>\n<log>\n</log>"),  # two roots
         ('xmlns="http://www.xes-standard.org/"', 'xmlns="urn:other"'),
         ('<string key="tabbed"', '<string key="tabbed" key="again"'),  # a repeated attribute
+        ("<!-- written by hand", '<!-- "--" written by hand'),  # "--" in a comment
     ],
 )
 def test_a_log_with_an_error_is_refused_by_the_importers_reader(
