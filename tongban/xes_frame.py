@@ -713,21 +713,16 @@ def _rows(
     activities in file order; numbered from 1."""
     recorded = now.astimezone(UTC).replace(tzinfo=None)
     first = cases.select(
-        "stream_id",
-        stream_version=pl.lit(1, dtype=pl.Int32),
-        stream_type=pl.lit(STREAM_TYPE),
-        occurred_at=pl.col("first_at"),
-        recorded_at=pl.lit(recorded, dtype=pl.Datetime("us")),
-        event_type=pl.lit(CaseImported.TYPE),
-        process_key=pl.lit(process_key),
-        process_version=pl.lit(PROCESS_VERSION, dtype=pl.Int32),
-        node_key=pl.lit(None, dtype=pl.String),
-        task_id=pl.lit(None, dtype=pl.String),
-        actor_id=pl.col("actor"),
-        actor_role=pl.lit(ActorRole.RESOURCE),
-        department_id=pl.lit(None, dtype=pl.String),
-        schema_version=pl.lit(SCHEMA_VERSION, dtype=pl.Int32),
-        payload=pl.col("payload"),
+        *_event_row(
+            CaseImported.TYPE,
+            process_key,
+            recorded,
+            stream_version=pl.lit(1, dtype=pl.Int32),
+            occurred_at=pl.col("first_at"),
+            actor_id=pl.col("actor"),
+            department_id=pl.lit(None, dtype=pl.String),
+            payload=pl.col("payload"),
+        ),
         case_order=pl.col("case_order"),
     )
     activities = _activity_frame(events, cases, process_key, recorded)
@@ -735,6 +730,38 @@ def _rows(
     return rows.with_columns(
         event_id=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
     ).select([pl.col(name).cast(kind) for name, kind in RAW_EVENTS_SCHEMA.items()])
+
+
+def _event_row(
+    event_type: str,
+    process_key: str,
+    recorded: datetime,
+    *,
+    stream_version: pl.Expr,
+    occurred_at: pl.Expr,
+    actor_id: pl.Expr,
+    department_id: pl.Expr,
+    payload: pl.Expr,
+) -> list[pl.Expr]:
+    """An imported event's row, as `serialization.to_row` makes it: `raw_events`' columns but
+    the id, the parts that vary given."""
+    return [
+        pl.col("stream_id"),
+        stream_version.alias("stream_version"),
+        pl.lit(STREAM_TYPE).alias("stream_type"),
+        occurred_at.alias("occurred_at"),
+        pl.lit(recorded, dtype=pl.Datetime("us")).alias("recorded_at"),
+        pl.lit(event_type).alias("event_type"),
+        pl.lit(process_key).alias("process_key"),
+        pl.lit(PROCESS_VERSION, dtype=pl.Int32).alias("process_version"),
+        pl.lit(None, dtype=pl.String).alias("node_key"),
+        pl.lit(None, dtype=pl.String).alias("task_id"),
+        actor_id.alias("actor_id"),
+        pl.lit(ActorRole.RESOURCE).alias("actor_role"),
+        department_id.alias("department_id"),
+        pl.lit(SCHEMA_VERSION, dtype=pl.Int32).alias("schema_version"),
+        payload.alias("payload"),
+    ]
 
 
 def _activity_frame(
@@ -750,28 +777,23 @@ def _activity_frame(
     activity_json = _json_texts(frame.get_column("activity"), json.dumps)
     lifecycle_json = _json_texts(frame.get_column("lifecycle"), json.dumps).fill_null("null")
     return frame.select(
-        "stream_id",
-        stream_version=(pl.col("sequence") + 2).cast(pl.Int32),
-        stream_type=pl.lit(STREAM_TYPE),
-        occurred_at=pl.col("occurred_at"),
-        recorded_at=pl.lit(recorded, dtype=pl.Datetime("us")),
-        event_type=pl.lit(Activity.TYPE),
-        process_key=pl.lit(process_key),
-        process_version=pl.lit(PROCESS_VERSION, dtype=pl.Int32),
-        node_key=pl.lit(None, dtype=pl.String),
-        task_id=pl.lit(None, dtype=pl.String),
-        actor_id=pl.col("resource"),
-        actor_role=pl.lit(ActorRole.RESOURCE),
-        department_id=pl.col("group"),
-        schema_version=pl.lit(SCHEMA_VERSION, dtype=pl.Int32),
-        payload=pl.lit('{"activity": ')
-        + activity_json
-        + pl.lit(', "sequence": ')
-        + pl.col("sequence").cast(pl.String)
-        + pl.lit(', "lifecycle": ')
-        + lifecycle_json
-        + pl.lit(', "attributes": ')
-        + pl.col("attributes")
-        + pl.lit("}"),
+        *_event_row(
+            Activity.TYPE,
+            process_key,
+            recorded,
+            stream_version=(pl.col("sequence") + 2).cast(pl.Int32),
+            occurred_at=pl.col("occurred_at"),
+            actor_id=pl.col("resource"),
+            department_id=pl.col("group"),
+            payload=pl.lit('{"activity": ')
+            + activity_json
+            + pl.lit(', "sequence": ')
+            + pl.col("sequence").cast(pl.String)
+            + pl.lit(', "lifecycle": ')
+            + lifecycle_json
+            + pl.lit(', "attributes": ')
+            + pl.col("attributes")
+            + pl.lit("}"),
+        ),
         case_order=pl.col("case_order"),
     )
