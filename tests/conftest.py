@@ -12,6 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,9 @@ def _require_pg() -> str:
     return url
 
 
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
-    base = _require_pg()
+@contextmanager
+def fresh_pg_schema(base: str) -> Iterator[str]:
+    """A URL of the PostgreSQL server `base` whose search_path is a new schema, dropped after."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
     try:
@@ -69,6 +69,13 @@ def pg_schema_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'drop schema "{schema}" cascade'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    with fresh_pg_schema(_require_pg()) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

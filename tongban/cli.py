@@ -198,8 +198,20 @@ def import_log(
     # Refuse a repeated import before spending the parse on it (checked again when writing).
     with engine.connect() as conn:
         check_importable(conn, process_key, file_sha256(path), path.name)
+    now = datetime.now(UTC)
+    plain = log = None
     with console.status(f"reading {path.name} ({log_format}) …"):
-        log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
+        if log_format == "xes":
+            # A plain XES log is read column by column (tongban.xes_frame), into the rows
+            # the importer would make; any other log, the importer's own way.
+            from tongban.plain_import import write_plain
+            from tongban.xes_frame import read_events_frame
+            from workflow_core.importing.model import read_log_bytes
+
+            stored = read_log_bytes(path)
+            plain = read_events_frame(path.name, stored, process_key, columns, now=now)
+        if plain is None:
+            log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
     parsed = time.perf_counter()
     with Progress(
         "[progress.description]{task.description}",
@@ -209,14 +221,27 @@ def import_log(
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("writing events", total=log.event_count)
-        summary = import_log(
-            engine,
-            log,
-            process_key,
-            now=datetime.now(UTC),
-            progress=lambda done: bar.update(task, completed=done),
-        )
+        total = plain.log_events if plain is not None else log.event_count if log else 0
+        task = bar.add_task("writing events", total=total)
+        if plain is not None:
+            summary = write_plain(
+                engine,
+                path.name,
+                stored.sha256,
+                plain,
+                process_key,
+                now=now,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        else:
+            assert log is not None
+            summary = import_log(
+                engine,
+                log,
+                process_key,
+                now=now,
+                progress=lambda done: bar.update(task, completed=done),
+            )
     engine.dispose()
     done = time.perf_counter()
     skipped = (

@@ -97,7 +97,8 @@ def log_report(
     events = None
     if log_format == "xes":
         stored = read.result() if read is not None else read_log_bytes(path)
-        events = read_events_frame(path.name, stored, process_key, columns, now=now)
+        plain = read_events_frame(path.name, stored, process_key, columns, now=now)
+        events = plain.events if plain is not None else None
     if events is None:
         log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
         events = log_events(log, process_key, now=now)

@@ -107,11 +107,23 @@ class _Shape:
     attributes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class PlainLog:
+    """A plain log read: the rows an import writes (`raw_events`, numbered from 1), and what
+    the importer's summary counts besides."""
+
+    events: pl.DataFrame
+    cases: int
+    log_events: int  # the log's own events (the rest of the rows are the cases' first)
+    activities: int  # distinct activity names
+    skipped_empty_cases: int  # traces without events
+
+
 def read_events_frame(
     source: str, log: LogBytes, process_key: str, columns: LogColumns, *, now: datetime
-) -> pl.DataFrame | None:
-    """The `raw_events` frame of the plain XES log `source` (`log`: its bytes, as
-    `read_log_bytes` gives them), or None when it is not plain."""
+) -> PlainLog | None:
+    """The rows of the plain XES log `source` (`log`: its bytes, as `read_log_bytes` gives
+    them), or None when it is not plain."""
     validate_process_key(process_key)
     try:
         lines = _lines(log)
@@ -530,7 +542,7 @@ def _frame(
     process_key: str,
     columns: LogColumns,
     now: datetime,
-) -> pl.DataFrame:
+) -> PlainLog:
     judged = _shapes(lines)
     _check_values(judged)
     judged = judged.select(
@@ -545,7 +557,14 @@ def _frame(
     trace_rows, event_rows = _attributes(elements)
     events = _events(elements, event_rows, columns)
     cases = _cases(source, sha256, elements, trace_rows, events, process_key, columns)
-    return _rows(cases, events, process_key, now)
+    traces = elements.select(((pl.col("name") == "trace") & (pl.col("kind") == OPEN)).sum()).item()
+    return PlainLog(
+        events=_rows(cases, events, process_key, now),
+        cases=cases.height,
+        log_events=events.height,
+        activities=events.get_column("activity").n_unique(),
+        skipped_empty_cases=traces - cases.height,
+    )
 
 
 def _events(elements: pl.DataFrame, event_rows: pl.DataFrame, columns: LogColumns) -> pl.DataFrame:

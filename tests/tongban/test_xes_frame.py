@@ -93,9 +93,10 @@ def write(tmp_path: Path, text: str, name: str = "plain.xes", *, crlf: bool = Fa
 
 
 def fast(path: Path, columns: LogColumns | None = None) -> pl.DataFrame | None:
-    return read_events_frame(
+    plain = read_events_frame(
         path.name, read_log_bytes(path), "plain", columns or LogColumns(), now=NOW
     )
+    return None if plain is None else plain.events
 
 
 def slow(path: Path, columns: LogColumns | None = None) -> pl.DataFrame:

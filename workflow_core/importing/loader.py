@@ -12,7 +12,7 @@ different file under a used key is refused too, as is a key that native services
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +57,7 @@ __all__ = [
     "PROCESS_KEY",
     "PROCESS_VERSION",
     "STREAM_TYPE",
+    "ImportChunk",
     "ImportSummary",
     "activity_rows",
     "activity_values",
@@ -71,6 +72,7 @@ __all__ = [
     "log_values",
     "stream_id_of",
     "validate_process_key",
+    "write_import",
 ]
 
 BATCH = 20_000  # event rows per INSERT executemany
@@ -151,7 +153,6 @@ def import_log(
     if not log.cases:
         raise LogImportError(f"{log.source}: no cases with events; nothing written")
     import_key = import_key_of(process_key, log.sha256)
-    streams = streams_of(log, process_key)
     summary = ImportSummary(
         process_key=process_key,
         import_key=import_key,
@@ -162,16 +163,60 @@ def import_log(
         activities=len(log.activities),
         skipped_empty_cases=log.skipped_empty_cases,
     )
-    with bulk_allocation(), engine.begin() as conn:
-        check_importable(conn, process_key, log.sha256, log.source)
+
+    def chunks(sqlite: bool) -> Iterator[ImportChunk]:
+        names: dict[str, str] = {}
+        rows: list[tuple[Any, ...]] = []
+        states: list[dict[str, Any]] = []
+        count = 0
+        for stream_id, case in streams_of(log, process_key):
+            first, case_rows = case_values(
+                log, case, stream_id, process_key, import_key, now, sqlite, names
+            )
+            states.append(instance_row(imported_state(stream_id, first, case)))
+            rows.extend(case_rows)
+            count += len(case.events)
+            if len(rows) >= BATCH:
+                yield ImportChunk(rows, states, count)
+                rows, states, count = [], [], 0
+        yield ImportChunk(rows, states, count)
+
+    with bulk_allocation():
+        return write_import(engine, summary, chunks, now=now, progress=progress)
+
+
+@dataclass(frozen=True)
+class ImportChunk:
+    """Part of an import: the driver's tuples of events (`EVENT_COLUMNS`, in the order they are
+    written), the `instances` rows of the cases they complete, and how many of the log's own
+    events the rows hold (the rest are the cases' `case_imported`)."""
+
+    event_rows: list[tuple[Any, ...]]
+    instance_rows: list[dict[str, Any]]
+    log_events: int = 0
+
+
+def write_import(
+    engine: Engine,
+    summary: ImportSummary,
+    chunks: Callable[[bool], Iterable[ImportChunk]],
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Write an import in one transaction: its `log_imports` row, then `chunks(sqlite)`'s events
+    and instance rows (the tuples bound as the dialect binds them: `rows.driver_values`);
+    nothing on any error. `summary` counts what the chunks hold."""
+    with engine.begin() as conn:
+        check_importable(conn, summary.process_key, summary.sha256, summary.source)
         try:
             conn.execute(
                 log_imports.insert(),
                 {
-                    "import_key": import_key,
-                    "process_key": process_key,
-                    "source": log.source,
-                    "sha256": log.sha256,
+                    "import_key": summary.import_key,
+                    "process_key": summary.process_key,
+                    "source": summary.source,
+                    "sha256": summary.sha256,
                     "cases": summary.cases,
                     "events": summary.events,
                     "imported_at": now,
@@ -179,27 +224,17 @@ def import_log(
             )
         except IntegrityError:  # a concurrent import of the same key won the race
             raise LogImportError(
-                f"process key {process_key!r} was imported meanwhile; nothing written"
+                f"process key {summary.process_key!r} was imported meanwhile; nothing written"
             ) from None
         instance_rows: list[dict[str, Any]] = []
         written = 0
-        sqlite = conn.dialect.name == "sqlite"
-        batch: list[tuple[Any, ...]] = []
-        names: dict[str, str] = {}
-        for stream_id, case in streams:
-            first, rows = case_values(
-                log, case, stream_id, process_key, import_key, now, sqlite, names
-            )
-            instance_rows.append(instance_row(imported_state(stream_id, first, case)))
-            batch.extend(rows)
-            written += len(case.events)
-            if len(batch) >= BATCH:
-                _insert_events(conn, batch)
-                batch = []
-                if progress is not None:
-                    progress(written)
-        if batch:
-            _insert_events(conn, batch)
+        for chunk in chunks(conn.dialect.name == "sqlite"):
+            if chunk.event_rows:
+                _insert_events(conn, chunk.event_rows)
+            written += chunk.log_events
+            instance_rows.extend(chunk.instance_rows)
+            if progress is not None:
+                progress(written)
         for start in range(0, len(instance_rows), BATCH):
             conn.execute(instances.insert(), instance_rows[start : start + BATCH])
         if progress is not None:
