@@ -170,6 +170,7 @@ def _field_count() -> pl.Expr:
 
 
 def _shape_column() -> pl.Expr:
+    """A line's text between its values, each value written "X"."""
     parts: list[pl.Expr] = [pl.col("f0").fill_null("")]
     for index in range(2, FIELDS, 2):
         name = _FIELD_NAMES[index]
