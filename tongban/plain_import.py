@@ -17,15 +17,14 @@ from sqlalchemy import Engine
 
 from tongban.xes_frame import PlainLog
 from workflow_core.domain.events import CaseImported
-from workflow_core.domain.state import InstanceState, InstanceStatus
 from workflow_core.importing.loader import (
     BATCH,
     EVENT_COLUMNS,
-    PROCESS_VERSION,
     ImportChunk,
     ImportSummary,
     Progress,
     import_key_of,
+    imported_instance,
     write_import,
 )
 from workflow_core.store.projections import instance_row
@@ -91,16 +90,13 @@ def _instance_rows(events: pl.DataFrame) -> list[dict[str, object]]:
     process_key = events.get_column("process_key")[0]
     return [
         instance_row(
-            InstanceState(
-                instance_id=stream_id,
-                version=1 + count,
-                status=InstanceStatus.IMPORTED,
-                process_key=process_key,
-                process_version=PROCESS_VERSION,
-                form=dict(json.loads(payload)["attributes"]),
-                submitted_at=submitted_at.replace(tzinfo=UTC),
-                updated_at=closed_at.replace(tzinfo=UTC),
-                closed_at=closed_at.replace(tzinfo=UTC),
+            imported_instance(
+                stream_id,
+                process_key,
+                json.loads(payload)["attributes"],
+                count,
+                submitted_at.replace(tzinfo=UTC),
+                closed_at.replace(tzinfo=UTC),
             )
         )
         for stream_id, payload, count, submitted_at, closed_at in cases.iter_rows()

@@ -68,6 +68,7 @@ __all__ = [
     "driver_values",
     "import_key_of",
     "import_log",
+    "imported_instance",
     "imported_state",
     "log_values",
     "stream_id_of",
@@ -126,17 +127,31 @@ def check_importable(conn: Connection, process_key: str, sha256: str, source: st
 def imported_state(stream_id: str, first: CaseImported, case: ParsedCase) -> InstanceState:
     """What `evolve` folds a case's stream into, computed at once (a test holds them equal)."""
     times = [event.occurred_at for event in case.events]
-    last = max(times)
+    return imported_instance(
+        stream_id, first.process_key, first.attributes, len(times), min(times), max(times)
+    )
+
+
+def imported_instance(
+    stream_id: str,
+    process_key: str,
+    attributes: dict[str, Any],
+    events: int,
+    first_at: datetime,
+    last_at: datetime,
+) -> InstanceState:
+    """`imported_state` from its parts: the case's attributes, how many events it has, the
+    times of its first and last."""
     return InstanceState(
         instance_id=stream_id,
-        version=1 + len(times),
+        version=1 + events,
         status=InstanceStatus.IMPORTED,
-        process_key=first.process_key,
+        process_key=process_key,
         process_version=PROCESS_VERSION,
-        form=dict(first.attributes),
-        submitted_at=min(times),
-        updated_at=last,
-        closed_at=last,
+        form=dict(attributes),
+        submitted_at=first_at,
+        updated_at=last_at,
+        closed_at=last_at,
     )
 
 

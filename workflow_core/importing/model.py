@@ -23,6 +23,7 @@ from typing import Any
 from workflow_core.errors import WorkflowError
 
 MAX_ACTOR = 64  # events.actor_id / department_id are String(64)
+GZIP_MAGIC = b"\x1f\x8b"
 UNKNOWN_RESOURCE = "unknown"  # actor_id is NOT NULL: an event without a resource gets this
 
 
@@ -110,7 +111,7 @@ def read_log_bytes(path: Path) -> LogBytes:
     a caller may run this in a thread while it imports what it needs."""
     stored = path.read_bytes()
     sha256 = hashlib.sha256(stored).hexdigest()
-    if stored[:2] != b"\x1f\x8b":
+    if stored[:2] != GZIP_MAGIC:
         return LogBytes(sha256, stored)
     try:
         return LogBytes(sha256, gzip.decompress(stored))

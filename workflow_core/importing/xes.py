@@ -24,6 +24,7 @@ from xml.etree.ElementTree import Element, ParseError, iterparse
 from xml.parsers import expat
 
 from workflow_core.importing.model import (
+    GZIP_MAGIC,
     UNKNOWN_RESOURCE,
     LogColumns,
     LogImportError,
@@ -37,7 +38,6 @@ from workflow_core.importing.model import (
     parse_timestamp,
 )
 
-GZIP_MAGIC = b"\x1f\x8b"
 BLOCK = 1 << 16
 
 
