@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -26,8 +27,12 @@ PM4PY_VERSION: Final = "2.7.23.11"  # the version tests/warehouse/fixtures/pm4py
 REFERENCE_SCRIPT: Final = Path(__file__).resolve().parents[2] / "bench" / "pm4py_reference.py"
 INSTALL_TIMEOUT_S: Final = 900
 # How the environment was made, kept in it: one made another way (before its bytecode was
-# compiled at install, as ours is by `make`) is made again, so both sides start alike.
-RECIPE: Final = f"pm4py=={PM4PY_VERSION} --compile-bytecode"
+# compiled at install, as ours is by `make`, or from another interpreter than ours: builds of the
+# same Python differ by a fifth in speed) is made again, so both sides start and run alike.
+RECIPE: Final = (
+    f"pm4py=={PM4PY_VERSION} --compile-bytecode"
+    f" on {os.path.realpath(sys._base_executable)} {platform.python_version()}"
+)
 RECIPE_FILE: Final = "tongban-recipe.txt"
 
 # Run by the environment's interpreter: its PM4Py version, and proof that our packages are absent.

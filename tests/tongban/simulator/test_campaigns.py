@@ -11,8 +11,9 @@ from sqlalchemy import Engine, select
 
 from tests.tongban.simulator.conftest import streams as stored_streams
 from tongban.simulator.calendar import CAMPUS_TZ
-from tongban.simulator.campaigns import CampaignSpec, Rosters, campaign_calendar
+from tongban.simulator.campaigns import PROCESS_KEY, CampaignSpec, Rosters, campaign_calendar
 from tongban.simulator.run import CAMPAIGN_LANE, simulate_lanes
+from workflow_core.catalog.forms import validate_form
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.memory_directory import MemoryDirectory
 from workflow_core.domain.evolve import fold, fold_campaign
@@ -87,6 +88,7 @@ def test_campaigns_register_most_students_with_a_surge_reminders_and_changes(
     }
     assert sorted(c.holiday for c in campaigns.values()) == ["元旦", "寒假"]
     rosters = Rosters.load(directory, business_engine)
+    definition = catalog.get(PROCESS_KEY)
     specs = {f"sim5-{s.slug}": s for s in campaign_calendar(FIRST_DAY, date(2026, 1, 23))}
 
     for campaign_id, campaign in campaigns.items():
@@ -110,6 +112,9 @@ def test_campaigns_register_most_students_with_a_surge_reminders_and_changes(
             assert state.status.value == "completed" and submitted.campaign_id == campaign_id
             assert submitted.applicant_id in roster  # never someone 休学 or gone
             assert submitted.occurred_at >= spec.opens_at
+            # The lane hands `decide` its forms unvalidated: they must already be the normal
+            # form, so that validating once gives what validating twice did.
+            assert validate_form(definition, submitted.form) == submitted.form
             if submitted.supersedes is not None:
                 changes += 1
             at = submitted.occurred_at
