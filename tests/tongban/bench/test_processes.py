@@ -22,23 +22,26 @@ from tongban.bench.processes import (
     tree_rss_bytes,
 )
 
-# A parent holding 60 MB with a child holding 40 MB of its own, both resident.
+# A parent holding 60 MB with a child holding 40 MB of its own, both resident; the parent says
+# "ready" once the child has filled its block (a tree still allocating would be measured short).
 FAMILY = (
     "import subprocess, sys, time\n"
     "block = bytearray(60 * 2**20)\n"
     "child = subprocess.Popen([sys.executable, '-c',"
-    " 'import time; b = bytearray(40 * 2**20); time.sleep(60)'])\n"
+    ' \'import sys, time; b = bytearray(40 * 2**20); print("filled", flush=True);'
+    " time.sleep(60)'], stdout=subprocess.PIPE, text=True)\n"
+    "child.stdout.readline()\n"
+    "print('ready', flush=True)\n"
     "time.sleep(60)\n"
 )
 
 
 def test_a_tree_is_measured_whole_and_stopped_whole(tmp_path: Path) -> None:
-    parent = subprocess.Popen([sys.executable, "-c", FAMILY], start_new_session=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", FAMILY], start_new_session=True, stdout=subprocess.PIPE, text=True
+    )
     try:
-        deadline = time.monotonic() + 20
-        while len(descendants(parent.pid)) < 2 or tree_rss_bytes(parent.pid) < 100 * 2**20:
-            assert time.monotonic() < deadline, "the child never started"
-            time.sleep(0.1)
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "ready"
         family = descendants(parent.pid)
         assert family[0] == parent.pid
         assert tree_rss_bytes(parent.pid) >= rss_bytes(parent.pid) + 40 * 2**20
