@@ -40,7 +40,8 @@ help:
 	@echo "make bench  measure every stage against its target on a $(BENCH_SIZE) university"
 	@echo "            (BENCH_SIZE=demo for a shorter run); results in bench/results/"
 
-.venv/.synced: pyproject.toml uv.lock
+# The Makefile too: it chooses the interpreter, and a checkout made on another one is made again.
+.venv/.synced: pyproject.toml uv.lock Makefile
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv
 	# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on CI), every
