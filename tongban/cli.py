@@ -183,7 +183,7 @@ def import_log(
 
     from workflow_core.importing.csv_log import read_csv
     from workflow_core.importing.loader import check_importable, import_log, validate_process_key
-    from workflow_core.importing.model import file_sha256
+    from workflow_core.importing.model import file_sha256, read_log_bytes
     from workflow_core.importing.xes import read_xes
     from workflow_core.store.db import make_engine
     from workflow_core.store.migrate import upgrade
@@ -195,20 +195,21 @@ def import_log(
     engine = make_engine(settings.db_url)
     upgrade(engine)
     started = time.perf_counter()
+    # A XES file is read whole once, for its hash and for the column-wise reader.
+    stored = read_log_bytes(path) if log_format == "xes" else None
+    sha256 = stored.sha256 if stored is not None else file_sha256(path)
     # Refuse a repeated import before spending the parse on it (checked again when writing).
     with engine.connect() as conn:
-        check_importable(conn, process_key, file_sha256(path), path.name)
+        check_importable(conn, process_key, sha256, path.name)
     now = datetime.now(UTC)
     plain = log = None
     with console.status(f"reading {path.name} ({log_format}) …"):
-        if log_format == "xes":
+        if stored is not None:
             # A plain XES log is read column by column (tongban.xes_frame), into the rows
             # the importer would make; any other log, the importer's own way.
             from tongban.plain_import import write_plain
             from tongban.xes_frame import read_events_frame
-            from workflow_core.importing.model import read_log_bytes
 
-            stored = read_log_bytes(path)
             plain = read_events_frame(path.name, stored, process_key, columns, now=now)
         if plain is None:
             log = read_xes(path, columns) if log_format == "xes" else read_csv(path, columns)
@@ -227,7 +228,7 @@ def import_log(
             summary = write_plain(
                 engine,
                 path.name,
-                stored.sha256,
+                sha256,
                 plain,
                 process_key,
                 now=now,

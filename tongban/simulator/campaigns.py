@@ -393,7 +393,7 @@ class CampaignLane:
         """A registration as students fill it in: a parent to call, and where they go.
 
         Already in the form `validate_form` normalises to; `decide` validates it, as it validates
-        every submission (validating it here as well cost a twentieth of the campaign lane)."""
+        every submission (validating it here as well cost 6 % of the campaign lane's worker)."""
         b, rng = self.behaviour, self.rng
         form: dict[str, Any] = {
             "emergency_contact_name": names.person_name(rng, rng.choice("FM")),

@@ -28,7 +28,7 @@ FAMILY = (
     "import subprocess, sys, time\n"
     "block = bytearray(60 * 2**20)\n"
     "child = subprocess.Popen([sys.executable, '-c',"
-    ' \'import sys, time; b = bytearray(40 * 2**20); print("filled", flush=True);'
+    ' \'import time; b = bytearray(40 * 2**20); print("filled", flush=True);'
     " time.sleep(60)'], stdout=subprocess.PIPE, text=True)\n"
     "child.stdout.readline()\n"
     "print('ready', flush=True)\n"
