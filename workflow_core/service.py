@@ -226,13 +226,16 @@ class WorkflowService:
         new_id = instance_id or uuid.uuid4().hex
         fingerprint = _fingerprint("submit", process_key, form, campaign_id)
 
-        def command(conn: Connection) -> InstanceCommand:
-            if campaign_id is not None:  # one registration of a student at a time: one chain
+        command: InstanceCommand | Callable[[Connection], InstanceCommand]
+        if campaign_id is None:
+            command = Submit(new_id, process_key, form)
+        else:
+
+            def command(conn: Connection) -> InstanceCommand:
+                # One registration of a student at a time: one chain of registrations.
                 event_store.lock_stream(conn, f"{campaign_id}/{user_id}")
-            supersedes = (
-                None if campaign_id is None else latest_registration(conn, campaign_id, user_id)
-            )
-            return Submit(new_id, process_key, form, campaign_id, supersedes)
+                supersedes = latest_registration(conn, campaign_id, user_id)
+                return Submit(new_id, process_key, form, campaign_id, supersedes)
 
         return self._run(
             user_id, new_id, command, definition, idempotency_key, fingerprint, occurred_at, caller
@@ -311,13 +314,15 @@ class WorkflowService:
         settled: list[InstanceState] = []
         kept = self._folded.get(instance_id)
         early = None
-        if kept is not None and not callable(command):
-            # Decided before the transaction, on the state kept: the decision stands when the
-            # transaction finds no event written since, and SQLite's write lock (every writer
-            # waits for it) is then held for the writes alone. Otherwise, or where this fails,
-            # the command is decided again in the transaction, on the stream as it stands.
+        if not callable(command) and (kept is not None or isinstance(command, Submit)):
+            # Decided before the transaction, on the state kept (a submission: on a new
+            # instance's): the decision stands when the transaction finds no event written
+            # since, and SQLite's write lock (every writer waits for it) is then held for the
+            # writes alone. Otherwise, or where this fails, the command is decided again in the
+            # transaction, on the stream as it stands.
+            start = kept if kept is not None else fold(instance_id, ())
             try:
-                early = self._decide(None, user_id, kept, command, definition, actor, now)
+                early = self._decide(None, user_id, start, command, definition, actor, now)
             except Exception:  # whatever it was, the transaction decides again
                 early = None
 

@@ -508,6 +508,31 @@ def test_an_office_urges_only_the_requests_of_its_own_people(hall: Hall) -> None
         hall.service.clock.now += timedelta(hours=1)  # type: ignore[attr-defined]
 
 
+def test_a_submission_decided_before_its_transaction_stands_only_on_an_unused_id(
+    hall: Hall, counts: Callable[[], dict[str, int]]
+) -> None:
+    """A submission is decided on a new instance before its transaction; where the id it is
+    given turns out to be taken (an importer's id), the transaction refuses it and writes
+    nothing."""
+    service, people = hall.service, hall.people
+    open_winter_campaign(hall)
+    student = people.persona("student")
+    taken = hall.submit("dorm_air_conditioner", student)
+    form = fitting_form(
+        hall.catalog.get("dorm_air_conditioner"), Audience.UNDERGRADUATE, 2, service.clock()
+    )
+    before = counts()
+    with pytest.raises(ConflictError, match="already exists"):
+        service.submit(student, "dorm_air_conditioner", form, instance_id=taken["instance_id"])
+    with pytest.raises(ConflictError, match="already in use"):
+        service.submit(student, "dorm_air_conditioner", form, instance_id="winter-2026")
+    assert counts() == before
+    assert hall.instance(taken["instance_id"]) == taken
+    fresh = service.submit(student, "dorm_air_conditioner", form, instance_id="import-0001").body
+    assert fresh["instance"]["instance_id"] == "import-0001"
+    assert [e["event_type"] for e in fresh["events"]][:1] == ["submitted"]
+
+
 def test_a_command_folds_on_what_another_process_wrote_meanwhile(hall: Hall) -> None:
     """Each service keeps the instances it last acted on; the events another one (another
     worker process) wrote since are folded on, so both decide on the whole stream."""
