@@ -1,18 +1,22 @@
 """The sources as Polars frames: the event store's feed, the business systems, the catalog.
 
 The event store is read through its driver (one `select` per batch, ordered by `event_id`),
-because building SQLAlchemy rows for millions of events costs more than the query. Times come
-out as naive UTC, the payload as JSON text: the warehouse parses it in SQL.
+because building SQLAlchemy rows for millions of events costs more than the query; a SQLite
+store with more than a batch to read (a rebuild, a catch-up) is read by a child process through
+ADBC (`pipelines.feed_process`). Times come out as naive UTC, the payload as JSON text: the
+warehouse parses it in SQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
 from sqlalchemy import Date, Engine, Integer, SmallInteger, Table, select
 
+from pipelines.feed_process import stream_events, typed
 from warehouse.raw import RAW_EVENTS_SCHEMA
 from workflow_core.catalog.loader import Catalog
 from workflow_core.directory.schema import BUSINESS_TABLES
@@ -55,24 +59,34 @@ def read_events(engine: Engine, after: int, limit: int = EVENT_BATCH) -> pl.Data
     if not sqlite:
         # psycopg hands `timestamptz at time zone 'UTC'` over as naive UTC datetimes.
         return pl.DataFrame([tuple(row) for row in rows], schema=RAW_EVENTS_SCHEMA, orient="row")
-    # SQLite keeps a fixed naive-UTC text form (see workflow_core.store.schema.UtcDateTime).
-    frame = pl.DataFrame(
-        [tuple(row) for row in rows],
-        schema={
-            name: (pl.String if kind == pl.Datetime("us") else kind)
-            for name, kind in RAW_EVENTS_SCHEMA.items()
-        },
-        orient="row",
+    return typed(
+        pl.DataFrame(
+            [tuple(row) for row in rows],
+            schema={
+                name: (pl.String if kind == pl.Datetime("us") else kind)
+                for name, kind in RAW_EVENTS_SCHEMA.items()
+            },
+            orient="row",
+        )
     )
-    return frame.with_columns(
-        pl.col("occurred_at", "recorded_at").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us")
-    )
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The store's file, for a SQLite store kept in one (None: PostgreSQL, or in memory)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return None if database.startswith("file:") else Path(database)
 
 
 def iter_event_batches(
     engine: Engine, after: int, batch: int = EVENT_BATCH
 ) -> Iterator[pl.DataFrame]:
     """Successive batches after `after` until the store has nothing newer."""
+    store = _sqlite_file(engine)
+    if store is not None and high_water_mark(engine) - after > batch:
+        yield from stream_events(store, after, batch)
+        return
     cursor = after
     while True:
         frame = read_events(engine, cursor, batch)

@@ -131,28 +131,35 @@ class ProcessInputError(ValueError):
 
 
 _SELECTED = re.compile(r"(?:(?P<expr>.+?)\s+as\s+)?(?P<name>[a-z_][a-z0-9_]*)", re.IGNORECASE)
+# Where the model's `final` CTE reads from: its last line.
+_FINAL_SOURCE = re.compile(r"^\s*from (?P<source>[a-z_][a-z0-9_]*)\s*\n\)", re.MULTILINE)
 
 
 def narrow_staging_sql(columns: tuple[str, ...]) -> str | None:
-    """`stg_events__all`'s select over `raw_events`, keeping only `columns`, each computed by the
-    staging model's own expression; None when the model's `final` select is not one item a line
-    naming them all (then the whole model must run)."""
+    """`stg_events__all` keeping only `columns`, each computed by the staging model's own
+    expression over its own CTEs (the events past `getvariable('model_hwm')`, as the model
+    reads them); None when the model's `final` select is not one item a line naming them all
+    (then the whole model must run)."""
     model = next(m for m in load_models() if m.name == EVENTS_MODEL)
-    _, found_final, tail = model.sql.partition("final as (")
-    if not found_final:
+    head, found_final, tail = model.sql.partition("final as (")
+    source = _FINAL_SOURCE.search(tail)
+    if not found_final or source is None:
         return None
     expressions: dict[str, str] = {}
-    for line in tail.splitlines():
+    for line in tail[: source.start()].splitlines():
         item = line.split("--", 1)[0].strip().rstrip(",").strip()
         match = _SELECTED.fullmatch(item) if item else None
         if match:
             expressions[match["name"]] = match["expr"] or match["name"]
     if not set(columns) <= expressions.keys():
         return None
-    selected = ",\n    ".join(
+    selected = ",\n        ".join(
         name if expressions[name] == name else f"{expressions[name]} as {name}" for name in columns
     )
-    return f"select\n    {selected}\nfrom raw_events"
+    return (
+        f"{head}final as (\n    select\n        {selected}\n    from {source['source']}\n)\n\n"
+        "select * from final"
+    )
 
 
 def check_inputs(conn: duckdb.DuckDBPyConnection, process_key: str) -> None:
@@ -192,6 +199,7 @@ def direct_report(events: pl.DataFrame, process_key: str, *, as_of: datetime) ->
         conn.register("raw_events", _ArrowStream(events))
         narrow = narrow_staging_sql(STAGED_COLUMNS)
         if narrow is not None:
+            conn.execute("set variable model_hwm = 0::bigint")
             conn.execute(f"create table {EVENTS_MODEL} as\n{narrow}")
         else:
             run_models(conn, as_of=as_of, select=PROCESS_MODELS[:1])

@@ -5,13 +5,19 @@ after a cursor."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
+import pytest
 from sqlalchemy import Engine
 
 from pipelines.extract import iter_event_batches, read_events
+from pipelines.feed_process import stream_events
 from warehouse.raw import RAW_EVENTS_SCHEMA
+from workflow_core.store.db import make_engine
+from workflow_core.store.migrate import upgrade
 from workflow_core.store.schema import events
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -20,9 +26,11 @@ OCCURRED = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=SHANGHAI)
 RECORDED = datetime(2026, 3, 2, 10, 0, 1, 654321, tzinfo=SHANGHAI)
 
 
-def _append(engine: Engine, count: int) -> None:
+def _append(engine: Engine, count: int, task_from: int | None = None) -> None:
+    """`count` events of one instance; from event `task_from` on, each names a task and node."""
     with engine.begin() as conn:
         for number in range(1, count + 1):
+            tasked = task_from is not None and number >= task_from
             conn.execute(
                 events.insert().values(
                     stream_id="I-1",
@@ -33,6 +41,9 @@ def _append(engine: Engine, count: int) -> None:
                     event_type="submitted" if number == 1 else "reminded",
                     process_key="vpn_account",
                     process_version=1,
+                    node_key="counsellor" if tasked else None,
+                    task_id=f"T-{number}" if tasked else None,
+                    department_id="D-07" if tasked else None,
                     actor_id="U2023001",
                     actor_role="student",
                     schema_version=1,
@@ -61,3 +72,67 @@ def test_batches_follow_the_cursor_without_gaps_or_repeats(store_engine: Engine)
     assert [b.height for b in batches] == [2, 2, 1]
     assert pl.concat(batches)["event_id"].to_list() == every[2:]
     assert read_events(store_engine, every[-1]).is_empty()
+
+
+def test_columns_empty_in_the_first_rows_keep_their_text_when_it_comes(
+    store_engine: Engine,
+) -> None:
+    # More empty rows than a driver looks at to guess a column's type (SQLite's ADBC: 1,024).
+    _append(store_engine, 1_100, task_from=1_051)
+    whole = read_events(store_engine, 0)
+    assert whole.schema == pl.Schema(RAW_EVENTS_SCHEMA)
+    assert whole["task_id"].to_list() == [None] * 1_050 + [f"T-{n}" for n in range(1_051, 1_101)]
+    assert whole["node_key"].null_count() == 1_050 and whole["department_id"].null_count() == 1_050
+    # More than a batch behind: a SQLite store is read by the child process. A batch wholly
+    # without them, then one with them, come out with the same types and values.
+    batches = list(iter_event_batches(store_engine, 0, batch=1_000))
+    assert [b.height for b in batches] == [1_000, 100]
+    assert [b.schema for b in batches] == [pl.Schema(RAW_EVENTS_SCHEMA)] * 2
+    assert pl.concat(batches).equals(whole)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite event store: the child reader reads SQLite files."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'events.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_the_child_reader_hands_over_the_same_frames_as_the_driver(sqlite_store: Engine) -> None:
+    _append(sqlite_store, 2_500, task_from=7)
+    every = read_events(sqlite_store, 0)["event_id"].to_list()
+    store = Path(str(sqlite_store.url.database))
+    streamed = list(stream_events(store, every[99], 1_000))
+    assert [b.height for b in streamed] == [1_000, 1_000, 400]
+    assert pl.concat(streamed).equals(read_events(sqlite_store, every[99], 5_000))
+
+
+def test_a_reader_that_fails_names_the_store(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.db"
+    with pytest.raises(RuntimeError, match=r"reading the event store .*gone\.db.*no event store"):
+        list(stream_events(missing, 0, 10))
+
+
+def test_stopping_early_stops_the_child_reader(sqlite_store: Engine) -> None:
+    _append(sqlite_store, 300)
+    store = Path(str(sqlite_store.url.database))
+    batches = stream_events(store, 0, 10)
+    assert next(batches).height == 10
+    assert _readers_of(store), "the child reads the store"
+    batches.close()
+    assert not _readers_of(store)
+
+
+def _readers_of(store: Path) -> list[int]:
+    """Processes running the child reader on `store`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"pipelines.feed_process" in command and str(store).encode() in command:
+            found.append(int(proc.name))
+    return found
