@@ -8,7 +8,10 @@
 with
 
 events as (
-    select * from affected_events
+    select
+        *,
+        event_type in ('approved', 'rejected', 'returned') as is_decision
+    from affected_events
     where stream_type = 'instance'
       and task_id is not null
 ),
@@ -38,44 +41,22 @@ created as (
     where event_type = 'task_created'
 ),
 
--- Who may decide the task now: the assignees of its last task_created or reassigned event
--- (转办 replaces them, 委托 adds a delegate).
-assigned as (
-    select task_id, arg_max(assignees, event_id) as assignees
-    from events
-    where event_type in ('task_created', 'reassigned')
-    group by all
-),
-
-viewed as (
-    select task_id, min(occurred_at) as first_viewed_at
-    from events
-    where event_type = 'task_viewed'
-    group by all
-),
-
-decided as (
+-- Everything else a task's events tell, in one pass over them (a group by a question, each
+-- joined back, took twice as long): who may decide it now (the assignees of its last
+-- task_created or reassigned event: 转办 replaces them, 委托 adds a delegate), its first view,
+-- its decision (the first approval, rejection or return), its cancellation, and how often it
+-- was reminded, reassigned and delegated.
+per_task as (
     select
         task_id,
-        arg_min(event_type, event_id) as decision,
-        min(occurred_at) as decided_at,
-        arg_min(actor_id, event_id) as decided_by,
-        arg_min(event_id, event_id) as decision_event_id
-    from events
-    where event_type in ('approved', 'rejected', 'returned')
-    group by all
-),
-
-cancelled as (
-    select task_id, min(occurred_at) as cancelled_at, arg_min(reason, event_id) as cancel_reason
-    from events
-    where event_type = 'task_cancelled'
-    group by all
-),
-
-activity as (
-    select
-        task_id,
+        arg_max(assignees, event_id) filter (where event_type in ('task_created', 'reassigned'))
+            as assignees,
+        min(occurred_at) filter (where event_type = 'task_viewed') as first_viewed_at,
+        arg_min(event_type, event_id) filter (where is_decision) as decision,
+        min(occurred_at) filter (where is_decision) as decided_at,
+        arg_min(actor_id, event_id) filter (where is_decision) as decided_by,
+        min(occurred_at) filter (where event_type = 'task_cancelled') as cancelled_at,
+        arg_min(reason, event_id) filter (where event_type = 'task_cancelled') as cancel_reason,
         count(*) filter (where event_type = 'reminded') as reminders,
         count(*) filter (where event_type = 'reassigned' and not is_delegation) as reassignments,
         count(*) filter (where event_type = 'reassigned' and is_delegation) as delegations
@@ -92,33 +73,29 @@ final as (
         created.node_key,
         created.step,
         created.department_id,
-        coalesce(assigned.assignees, created.assignees) as assignees,
+        coalesce(per_task.assignees, created.assignees) as assignees,
         created.sla_hours,
         created.created_at,
         -- A view logged after the decision (possible when clocks disagree) does not count.
         case
-            when decided.decided_at is null then viewed.first_viewed_at
-            else least(coalesce(viewed.first_viewed_at, decided.decided_at), decided.decided_at)
+            when per_task.decided_at is null then per_task.first_viewed_at
+            else least(coalesce(per_task.first_viewed_at, per_task.decided_at), per_task.decided_at)
         end as first_viewed_at,
-        decided.decided_at,
-        decided.decided_by,
-        cancelled.cancelled_at,
-        cancelled.cancel_reason,
+        per_task.decided_at,
+        per_task.decided_by,
+        per_task.cancelled_at,
+        per_task.cancel_reason,
         case
-            when decided.decision is not null then decided.decision
-            when cancelled.cancelled_at is not null then 'cancelled'
+            when per_task.decision is not null then per_task.decision
+            when per_task.cancelled_at is not null then 'cancelled'
             else 'open'
         end as outcome,
-        coalesce(activity.reminders, 0) as reminders,
-        coalesce(activity.reassignments, 0) as reassignments,
-        coalesce(activity.delegations, 0) as delegations,
+        coalesce(per_task.reminders, 0) as reminders,
+        coalesce(per_task.reassignments, 0) as reassignments,
+        coalesce(per_task.delegations, 0) as delegations,
         marks.instance_last_event_id
     from created
-    left join assigned using (task_id)
-    left join viewed using (task_id)
-    left join decided using (task_id)
-    left join cancelled using (task_id)
-    left join activity using (task_id)
+    left join per_task using (task_id)
     left join marks using (instance_id)
 )
 
