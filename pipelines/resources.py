@@ -116,8 +116,8 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Every warehouse run uses this resource: its run records the process executing it, so
         # that a run left behind by a killed process is recognised (pipelines.recovery).
-        if context.instance is not None and context.run_id is not None:
-            context.instance.add_run_tags(context.run_id, executor_tags())
+        if context.instance is not None and context.run is not None:
+            context.instance.add_run_tags(context.run.run_id, executor_tags())
         self._in_run = True
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
