@@ -37,26 +37,52 @@ approvals as (
 
 -- The hand-off into each task: the department whose approval opened its step (the latest
 -- approval of an earlier step at or before the task's creation), or the applicant, for a first
--- step or a step that a resubmission after a return opened.
+-- step or a step that a resubmission after a return opened. One pass over each instance's
+-- approvals, resubmissions and task creations in time order (an approval or a resubmission at
+-- the very moment of a creation before it), where an ASOF join for each sorted the tasks twice.
+timeline as (
+    select
+        instance_id,
+        decided_at as happened_at,
+        0 as kind,
+        null::bigint as task_row,
+        null::integer as task_step,
+        {'department_id': department_id, 'step': step, 'decided_at': decided_at} as approval,
+        null::timestamp as resubmitted_at
+    from approvals
+    union all
+    select instance_id, resubmitted_at, 0, null, null, null, resubmitted_at
+    from resubmissions
+    union all
+    select instance_id, created_at, 1, task_row, step, null, null
+    from tasks
+),
+
+before_creation as (
+    select
+        task_row,
+        task_step,
+        last_value(approval ignore nulls) over by_time as approval,
+        max(resubmitted_at) over by_time as resubmitted_at
+    from timeline
+    window by_time as (
+        partition by instance_id
+        order by happened_at, kind
+        rows between unbounded preceding and current row
+    )
+    qualify kind = 1
+),
+
 handoffs as (
     select
-        tasks.task_row,
+        task_row,
         case
-            when approvals.step is not null and approvals.step < tasks.step
-                and (
-                    resubmissions.resubmitted_at is null
-                    or resubmissions.resubmitted_at < approvals.decided_at
-                )
-                then approvals.department_id
+            when approval.step is not null and approval.step < task_step
+                and (resubmitted_at is null or resubmitted_at < approval.decided_at)
+                then approval.department_id
             else 'applicant'
         end as from_department_id
-    from tasks
-    asof left join approvals
-        on approvals.instance_id = tasks.instance_id
-        and tasks.created_at >= approvals.decided_at
-    asof left join resubmissions
-        on resubmissions.instance_id = tasks.instance_id
-        and tasks.created_at >= resubmissions.resubmitted_at
+    from before_creation
 ),
 
 placed as (
@@ -70,7 +96,7 @@ placed as (
 -- The three moments of each task that the working clock reads, in one column: one ASOF join
 -- of them all, where a join a moment sorted the tasks three times and joined them back thrice.
 moments as (
-    select task_row, calendar_id, 'created' as moment, created_at as at from placed
+    select task_row, calendar_id, 'created' as moment, created_at as moment_at from placed
     union all
     select task_row, calendar_id, 'viewed', first_viewed_at from placed
     where first_viewed_at is not null
@@ -85,14 +111,16 @@ clocked as (
         moments.moment,
         coalesce(
             clock.seconds_before
-            + least(greatest(epoch(moments.at) - epoch(clock.interval_start), 0), clock.seconds),
+            + least(
+                greatest(epoch(moments.moment_at) - epoch(clock.interval_start), 0), clock.seconds
+            ),
         0
         ) as w,
         -- Out of office hours: after the last interval that started before the moment ended.
-        clock.interval_end is null or moments.at >= clock.interval_end as is_after_hours
+        clock.interval_end is null or moments.moment_at >= clock.interval_end as is_after_hours
     from moments
     asof left join clock
-        on clock.calendar_id = moments.calendar_id and moments.at >= clock.interval_start
+        on clock.calendar_id = moments.calendar_id and moments.moment_at >= clock.interval_start
 ),
 
 working as (
