@@ -1,7 +1,8 @@
 """The floor under a build: the raw events moved from the SQLite store into DuckDB, alone.
 
-The build's own reader (`pipelines.feed_process`: a child process reading through ADBC into
-Arrow, the cheapest way out of SQLite from Python) and DuckDB's `INSERT … SELECT` from each
+The build's own reader (`pipelines.extract.iter_event_batches`: more than a batch behind, a
+child process reading through ADBC into Arrow, the cheapest way out of SQLite from Python; else
+the driver's cursor, which has no process to start) and DuckDB's `INSERT … SELECT` from each
 batch; the two halves are timed apart, since the second is the peer the issue names and the
 first is what every loader pays before it (the time spent waiting for the next batch: the child
 reads it while the last one is inserted).
@@ -16,8 +17,9 @@ from typing import Final
 
 import duckdb
 
-from pipelines.feed_process import stream_events
+from pipelines.extract import iter_event_batches
 from warehouse.raw import RAW_EVENTS_COLUMNS
+from workflow_core.store.db import make_engine
 
 BATCH: Final = 200_000
 
@@ -37,12 +39,13 @@ def load_raw_events(store: Path, target: Path, after: int = 0) -> RawLoad:
     """Append the store's events after `after` to `target`'s `raw_events` (made when missing)."""
     extract_s = insert_s = 0.0
     events = 0
+    source = make_engine(f"sqlite:///{store}", pool_size=1, write_lock_at_begin=False)
     sink = duckdb.connect(str(target))
     try:
         columns = ", ".join(f"{name} {kind}" for name, kind in RAW_EVENTS_COLUMNS.items())
         sink.execute(f"create table if not exists raw_events ({columns})")
         started = time.perf_counter()
-        for batch in stream_events(store, after, BATCH):
+        for batch in iter_event_batches(source, after, BATCH):
             extracted = time.perf_counter()
             extract_s += extracted - started
             sink.register("batch", batch)
@@ -57,4 +60,5 @@ def load_raw_events(store: Path, target: Path, after: int = 0) -> RawLoad:
         insert_s += time.perf_counter() - started
     finally:
         sink.close()
+        source.dispose()
     return RawLoad(events, extract_s, insert_s)
