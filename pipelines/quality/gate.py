@@ -223,15 +223,46 @@ def _validate_staged(
 def _pandas(
     conn: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[object] = ()
 ) -> pd.DataFrame:
-    """The rows of `sql` as a pandas frame, through Arrow: the same frame as DuckDB's `df()`
-    (the same dtypes, the same values), 5-10× sooner, since `df()` hands strings over as Python
-    objects that pandas then copies into its Arrow-backed strings."""
+    """The rows of `sql` as a pandas frame, through Arrow: the frame DuckDB's `df()` makes (the
+    same dtypes and values), 5-10× sooner, since `df()` hands strings over as Python objects
+    that pandas then copies into its Arrow-backed strings. Where the two conversions differ,
+    this one follows `df()`: dates as times, decimals as floats, and integers and flags with
+    NULLs as pandas' nullable types. (A frame of no rows keeps its strings' dtype, where `df()`
+    leaves them objects.)"""
+    import pandas as pd
+    import pyarrow as pa
+
     with warnings.catch_warnings():
         # DuckDB suggests `conn.sql(...)` to spare a copy of the rows (0.03 s a million), but
         # that refuses to run while an earlier `execute` on the connection is unfetched.
         warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
         table = conn.execute(sql, list(parameters)).to_arrow_table()
-    return table.to_pandas()
+    as_df = pa.schema(
+        field.with_type(pa.timestamp("us"))
+        if pa.types.is_date(field.type)
+        else field.with_type(pa.float64())
+        if pa.types.is_decimal(field.type)
+        else field
+        for field in table.schema
+    )
+    if as_df != table.schema:
+        table = table.cast(as_df)
+    frame = table.to_pandas()
+    nullable = {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.uint8(): pd.UInt8Dtype(),
+        pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(),
+        pa.uint64(): pd.UInt64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if column.null_count and column.type in nullable:
+            frame[name] = column.to_pandas(types_mapper=nullable.get)
+    return frame
 
 
 def _batch_filters(
