@@ -103,7 +103,7 @@ def run_as_of(context: dg.AssetExecutionContext) -> datetime:
     tag = context.run.tags.get(AS_OF_TAG)
     if tag:
         return as_of_from_tag(tag)
-    record = context.instance.get_run_record_by_id(context.run_id)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
     if record is not None and record.start_time is not None:
         return datetime.fromtimestamp(record.start_time, UTC).replace(tzinfo=None)
     created = record.create_timestamp if record else datetime.now(UTC)

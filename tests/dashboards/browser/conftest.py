@@ -346,13 +346,26 @@ def screenshot(page: Page, persona: str, name: str) -> Path:
     return path
 
 
+# Dash's renderer keeps its callbacks in its store by stage (requested, executing, …); it is idle
+# when every stage is empty. The loading marker alone is not enough: right after an in-app
+# navigation the new page's callbacks are queued but nothing is marked yet, and the old page's
+# content is still on screen.
+_DASH_IDLE: Final = """() => {
+    const state = window.store && window.store.getState();
+    if (!state) return false;
+    const stages = Object.assign({}, state.callbacks);
+    delete stages.stored;
+    delete stages.completed;
+    return Object.values(stages).every((queued) => queued.length === 0)
+        && !state.isLoading
+        && !document.querySelector('[data-dash-is-loading="true"]');
+}"""
+
+
 def wait_idle(page: Page) -> None:
-    """Wait until Dash has no callback in flight (it marks the document while one runs)."""
+    """Wait until Dash has no callback queued or in flight."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function(
-        "() => !document.querySelector('[data-dash-is-loading=\"true\"]')",
-        timeout=PAGE_TIMEOUT_MS,
-    )
+    page.wait_for_function(_DASH_IDLE, timeout=PAGE_TIMEOUT_MS)
 
 
 def sign_in(page: Page, user_id: str) -> None:
